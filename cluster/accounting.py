@@ -1,0 +1,88 @@
+"""Every input ends kept, filtered with a reason, or errored with a reason; counts add up."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+
+class AccountingError(RuntimeError):
+    """Some inputs are not accounted for; the message lists them."""
+
+
+def summarize(manifest: list[dict], candidates: list[dict], selection: dict[str, str | None], samples: set[str], errors: dict[str, str]) -> dict:
+    """Build summary.json.
+
+    `selection` maps segment id → drop reason (None when kept), `samples` holds the segment
+    ids that became samples, `errors` maps segment id → "stage:ErrorType" for pass-3 failures.
+    """
+    by_video: dict[str, list[dict]] = {}
+    for row in candidates:
+        by_video.setdefault(row["uri"], []).append(row)
+
+    videos: dict[str, Counter] = {"kept": Counter(), "filtered": Counter(), "errored": Counter()}
+    segments: dict[str, Counter] = {"kept": Counter(), "filtered": Counter(), "errored": Counter()}
+    missing = []
+    for entry in manifest:
+        rows = by_video.get(entry["uri"])
+        if not rows:
+            missing.append(entry["uri"])
+            continue
+        outcomes = [_segment_outcome(r, selection, samples, errors) for r in rows]
+        for outcome, reason in outcomes:
+            segments[outcome][reason] += 1
+        videos_outcome, reason = _video_outcome(outcomes)
+        videos[videos_outcome][reason] += 1
+
+    inputs = len(manifest)
+    totals = {k: sum(v.values()) for k, v in videos.items()}
+    summary = {
+        "inputs": inputs,
+        "videos": {
+            "kept": totals["kept"],
+            "filtered": totals["filtered"],
+            "errored": totals["errored"],
+            "filtered_by_reason": dict(sorted(videos["filtered"].items())),
+            "errored_by_reason": dict(sorted(videos["errored"].items())),
+        },
+        "segments": {
+            "total": sum(sum(c.values()) for c in segments.values()),
+            "kept": sum(segments["kept"].values()),
+            "filtered_by_reason": dict(sorted(segments["filtered"].items())),
+            "errored_by_reason": dict(sorted(segments["errored"].items())),
+        },
+        "samples": len(samples),
+        "balanced": not missing and sum(totals.values()) == inputs,
+        "missing_inputs": missing,
+    }
+    return summary
+
+
+def check(summary: dict) -> None:
+    if not summary["balanced"]:
+        v = summary["videos"]
+        raise AccountingError(
+            f"{summary['inputs']} inputs but kept {v['kept']} + filtered {v['filtered']} + errored {v['errored']}; "
+            f"unaccounted: {summary['missing_inputs'][:20]}"
+        )
+
+
+def _segment_outcome(row: dict, selection: dict, samples: set, errors: dict) -> tuple[str, str]:
+    if row["status"] == "error":
+        return "errored", f"{row['stage']}:{row['error_type']}"
+    sid = row["segment_id"]
+    drop = selection.get(sid, row["reason"]) if sid else row["reason"] or "no_segment"
+    if drop:
+        return "filtered", drop
+    if sid in samples:
+        return "kept", "sample"
+    return "errored", errors.get(sid, "materialize:missing")
+
+
+def _video_outcome(outcomes: list[tuple[str, str]]) -> tuple[str, str]:
+    """Kept if any segment became a sample; otherwise the most common reason it did not."""
+    kinds = Counter(kind for kind, _ in outcomes)
+    if kinds["kept"]:
+        return "kept", "sample"
+    kind = "errored" if kinds["errored"] else "filtered"
+    reason = Counter(r for k, r in outcomes if k == kind).most_common(1)[0][0]
+    return kind, reason

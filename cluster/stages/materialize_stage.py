@@ -1,0 +1,162 @@
+"""Pass-3 stage: a kept segment in, a trainer-ready sample (or an error row) out.
+
+Samples the frames the token profile prescribes, decodes exactly those, writes them at
+the size the trainer's processor will keep, and stores the placeholder counts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cluster import ids
+from cluster.samples import build_messages, manifest_caption
+from cluster.storage import local_copy
+from cluster.stages.errors import error_fields
+from cluster.tokens.budget import OverBudget, fit_video
+from cluster.tokens.profiles import TokenProfile
+from cluster.tokens.sampling import VideoPlan, plan_image
+from cluster.video.decode import read_frames_at
+from cluster.video.media import write_clip, write_jpegs
+from cluster.video.probe import probe_video
+from schemas.tables import PIPELINE_VERSION
+
+
+@dataclass(frozen=True)
+class SampleSettings:
+    dataset_root: str
+    profile: TokenProfile
+    max_total_tokens: int | None
+    media: str  # frames | clip | both
+    jpeg_quality: int
+    prompt: str
+    system: str | None
+    include_image: bool
+    config_hash: str
+
+
+class MaterializeSegment:
+    """Callable for `Dataset.map`; keeps the last few videos' frame timelines."""
+
+    def __init__(self, settings: SampleSettings):
+        self.settings = settings
+        self._timelines: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def __call__(self, row: dict) -> dict:
+        stage = "decode"
+        try:
+            with local_copy(row["uri"]) as path:
+                timestamps = self._timeline(row["uri"], path)
+                plan, profile, note = self._plan(row)
+                stage = "write_media"
+                media = self._write(row, path, timestamps, plan, profile)
+        except OverBudget as exc:
+            return {**_identity(row), "status": "filtered", "reason": "over_token_budget", "error_message": str(exc)}
+        except Exception as exc:
+            return {**_identity(row), **error_fields(stage, row["uri"], exc)}
+        return {**_identity(row), "status": "ok", **self._sample(row, plan, profile, note, media)}
+
+    def _timeline(self, uri: str, path: str) -> np.ndarray:
+        if uri not in self._timelines:
+            self._timelines[uri] = probe_video(path).timestamps
+            if len(self._timelines) > 4:
+                self._timelines.popitem(last=False)
+        return self._timelines[uri]
+
+    def _plan(self, row: dict) -> tuple[VideoPlan, TokenProfile, str | None]:
+        s, probe = self.settings, row["probe"]
+        frames = row["end_frame"] - row["start_frame"]
+        image_tokens = self._image_plan(row).count.sequence_tokens if s.include_image else 0
+        return fit_video(
+            frames,
+            frames / row["duration_s"],
+            probe["display_height"],
+            probe["display_width"],
+            s.profile,
+            s.max_total_tokens,
+            image_tokens,
+        )
+
+    def _image_plan(self, row: dict):
+        probe = row["probe"]
+        return plan_image(probe["display_height"], probe["display_width"], self.settings.profile)
+
+    def _write(self, row: dict, path: str, timestamps: np.ndarray, plan: VideoPlan, profile: TokenProfile) -> dict:
+        s, probe = self.settings, row["probe"]
+        root = Path(s.dataset_root)
+        sample = ids.sample_id(row["segment_id"], "video", profile.name)
+        rel = Path("media") / sample[1:3] / sample
+        absolute = [row["start_frame"] + i for i in plan.indices]
+        frames = read_frames_at(path, timestamps[absolute], probe["start_time"], probe["rotation"], plan.stored_size)
+        out: dict = {"sample_id": sample, "frames": [], "clip": None, "image": None}
+        if s.media in ("frames", "both"):
+            out["frames"] = [str(p.relative_to(root)) for p in write_jpegs(frames, root / rel, s.jpeg_quality)]
+        if s.media in ("clip", "both"):
+            clip = write_clip(frames, root / rel.with_suffix(".mp4"), plan.sampled_fps)
+            out["clip"] = str(clip.relative_to(root))
+        if s.include_image:
+            image_plan = self._image_plan(row)
+            middle = timestamps[absolute[len(absolute) // 2]]
+            (still,) = read_frames_at(path, [middle], probe["start_time"], probe["rotation"], image_plan.stored_size)
+            out["image"] = str(write_jpegs([still], root / rel / "image", s.jpeg_quality)[0].relative_to(root))
+        return out
+
+    def _sample(self, row: dict, plan: VideoPlan, profile: TokenProfile, note: str | None, media: dict) -> dict:
+        s = self.settings
+        items = [_media_item("video", "<video>", plan.count, plan.indices, plan.stored_size, plan.resized_size, plan.sampled_fps)]
+        if media["image"]:
+            image_plan = self._image_plan(row)
+            items.insert(0, _media_item("image", "<image>", image_plan.count, (), image_plan.stored_size, image_plan.resized_size, None))
+        caption = manifest_caption(row)
+        messages = build_messages([m["placeholder"] for m in items], s.prompt, caption or "", s.system)
+        visual = sum(m["sequence_tokens"] for m in items)
+        return {
+            "id": media["sample_id"],
+            "messages": messages,
+            "videos": [media["frames"]] if media["frames"] else [],
+            "video_clips": [media["clip"]] if media["clip"] else [],
+            "images": [media["image"]] if media["image"] else [],
+            "media": items,
+            "image_pad_tokens": sum(m["pad_tokens"] for m in items if m["kind"] == "image"),
+            "video_pad_tokens": sum(m["pad_tokens"] for m in items if m["kind"] == "video"),
+            "visual_tokens": visual,
+            "text_tokens": None,
+            "total_tokens": visual,
+            "token_profile": profile.name,
+            "token_profile_params": json.dumps(profile.resolved(), sort_keys=True),
+            "budget_adjustment": note,
+            "caption_status": "manifest_text" if caption else "empty",
+            "source_uri": row["uri"],
+            "segment_start_s": row["start_s"],
+            "segment_end_s": row["end_s"],
+            "scene_index": row["scene_index"],
+            "probe": row["probe"],
+            "display_aspect_ratio": row["display_aspect_ratio"],
+            "pipeline_version": PIPELINE_VERSION,
+            "config_hash": s.config_hash,
+        }
+
+
+def _identity(row: dict) -> dict:
+    return {"input": row["uri"], "video_id": row["video_id"], "segment_id": row["segment_id"]}
+
+
+def _media_item(kind, placeholder, count, indices, stored, resized, fps) -> dict:
+    return {
+        "kind": kind,
+        "placeholder": placeholder,
+        "pad_tokens": count.pad_tokens,
+        "sequence_tokens": count.sequence_tokens,
+        "grid_thw": list(count.grid),
+        "frames_used": len(indices) if kind == "video" else 1,
+        "frame_indices": list(indices),
+        "stored_height": stored[0],
+        "stored_width": stored[1],
+        "resized_height": resized[0],
+        "resized_width": resized[1],
+        "sampled_fps": fps,
+    }

@@ -1,0 +1,96 @@
+"""Streaming decoders: a low-resolution pass over every frame, and exact frames by time.
+
+Nothing here holds more than one batch of small frames, or one segment's sampled frames,
+in memory; long videos are read as a stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import av
+import numpy as np
+
+# Luma grid of the low-resolution pass; chroma planes are sampled at half of it.
+ANALYSIS_SIZE = (36, 64)
+
+
+def iter_analysis_frames(path: str, batch_size: int = 256) -> Iterator[np.ndarray]:
+    """Yield batches of (N, 36*64 + 2*18*32) uint8 YUV thumbnails of every frame, in order.
+
+    Plane strides are sampled directly from the decoder's buffers: no colour conversion or
+    scaling pass, which would cost more than decoding itself at 720p.
+    """
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        batch: list[np.ndarray] = []
+        for frame in container.decode(stream):
+            batch.append(_thumbnail(frame))
+            if len(batch) == batch_size:
+                yield np.stack(batch)
+                batch = []
+        if batch:
+            yield np.stack(batch)
+
+
+def _thumbnail(frame: av.VideoFrame) -> np.ndarray:
+    if frame.format.name not in ("yuv420p", "yuvj420p"):
+        frame = frame.reformat(format="yuv420p")
+    parts = []
+    for plane, (rows, cols) in zip(frame.planes, _plane_grids()):
+        pixels = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+        sy, sx = max(1, plane.height // rows), max(1, plane.width // cols)
+        parts.append(_fit(pixels[::sy, : plane.width : sx], rows, cols).ravel())
+    return np.concatenate(parts)
+
+
+def _plane_grids() -> tuple[tuple[int, int], ...]:
+    rows, cols = ANALYSIS_SIZE
+    return ((rows, cols), (rows // 2, cols // 2), (rows // 2, cols // 2))
+
+
+def _fit(a: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """Crop or edge-pad a strided plane sample to exactly rows×cols."""
+    a = a[:rows, :cols]
+    if a.shape != (rows, cols):
+        a = np.pad(a, ((0, rows - a.shape[0]), (0, cols - a.shape[1])), mode="edge")
+    return a
+
+
+def read_frames_at(
+    path: str,
+    times: Sequence[float],
+    start_time: float,
+    rotation: int,
+    size: tuple[int, int],
+) -> list[np.ndarray]:
+    """Decode the frames shown at `times` (seconds after `start_time`) as RGB arrays of
+    `size` (h, w) in display orientation. Frames are matched to the nearest decoded one."""
+    wanted = np.asarray(sorted(times), dtype=np.float64)
+    coded_h, coded_w = (size[1], size[0]) if rotation in (90, 270) else size
+    out: list[np.ndarray] = []
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        container.seek(int((start_time + max(wanted[0] - 1.0, 0.0)) / stream.time_base), stream=stream, backward=True)
+        previous: tuple[float, av.VideoFrame] | None = None
+        for frame in container.decode(stream):
+            t = float(frame.time) - start_time
+            while len(out) < len(wanted) and t >= wanted[len(out)] - 1e-6:
+                target = wanted[len(out)]
+                chosen = frame if previous is None or abs(t - target) <= abs(previous[0] - target) else previous[1]
+                out.append(_to_display(chosen, coded_w, coded_h, rotation))
+            if len(out) == len(wanted):
+                break
+            previous = (t, frame)
+        while previous is not None and len(out) < len(wanted):
+            out.append(_to_display(previous[1], coded_w, coded_h, rotation))
+    if len(out) < len(wanted):
+        raise av.InvalidDataError(f"{path}: decoded no frame at or after {wanted[0]:.3f}s")
+    return out
+
+
+def _to_display(frame: av.VideoFrame, width: int, height: int, rotation: int) -> np.ndarray:
+    rgb = frame.reformat(width=width, height=height, format="rgb24", interpolation="BICUBIC").to_ndarray()
+    return np.ascontiguousarray(np.rot90(rgb, k=rotation // 90)) if rotation else rgb

@@ -1,0 +1,115 @@
+"""The run configuration: YAML validated by pydantic before any work starts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from cluster.tokens.profiles import TokenProfile
+
+
+class ConfigError(ValueError):
+    """The configuration is wrong; the message names the key and what to change."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class InputConfig(_Section):
+    manifest: str = Field(description="folder, glob, or .jsonl/.parquet table with a `uri` column")
+
+
+class OutputConfig(_Section):
+    root: str
+    rows_per_shard: int = Field(1000, ge=1)
+    media: Literal["frames", "clip", "both"] = "frames"
+    jpeg_quality: int = Field(90, ge=1, le=100)
+
+
+class SplitConfig(_Section):
+    mode: Literal["scenes", "fixed"] = "scenes"
+    min_seconds: float = Field(2.0, gt=0)
+    max_seconds: float = Field(20.0, gt=0)
+    cut_min_score: float = Field(12.0, gt=0)
+    cut_ratio: float = Field(2.5, ge=1)
+    min_scene_frames: int = Field(8, ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "SplitConfig":
+        if self.min_seconds > self.max_seconds:
+            raise ValueError(f"split.min_seconds ({self.min_seconds}) exceeds split.max_seconds ({self.max_seconds})")
+        return self
+
+
+class TokensConfig(TokenProfile):
+    max_total_tokens: int | None = Field(None, ge=1)
+
+    def profile(self) -> TokenProfile:
+        return TokenProfile(**self.model_dump(exclude={"max_total_tokens"}))
+
+
+class SampleConfig(_Section):
+    prompt: str = "Describe this video in detail."
+    system: str | None = None
+    include_image: bool = False
+
+
+class RayConfig(_Section):
+    address: str | None = Field(None, description="cluster address; unset starts or joins a local Ray")
+    num_cpus: int | None = Field(None, ge=1, description="CPUs for a local Ray started by the job")
+
+
+class Config(_Section):
+    input: InputConfig
+    output: OutputConfig
+    split: SplitConfig = SplitConfig()
+    tokens: TokensConfig = TokensConfig()
+    sample: SampleConfig = SampleConfig()
+    ray: RayConfig = RayConfig()
+
+    def digest(self) -> str:
+        """Hash of everything that shapes the output (not where it goes or how Ray runs)."""
+        shaping = self.model_dump(exclude={"output": {"root"}, "ray": True})
+        return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def load_config(path: str | Path, overrides: dict | None = None) -> Config:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read config {path}: {exc}") from exc
+    for dotted, value in (overrides or {}).items():
+        _set_dotted(raw, dotted, value)
+    return parse_config(raw, str(path))
+
+
+def parse_config(raw: dict, source: str = "config") -> Config:
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(e) for e in exc.errors())
+        raise ConfigError(f"{source}: {problems}") from None
+
+
+def _describe(error: dict) -> str:
+    where = ".".join(str(p) for p in error["loc"]) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        return f"unknown key '{where}' (check its spelling against jobs/configs/example.yaml)"
+    if error["type"] == "missing":
+        return f"missing required key '{where}'"
+    return f"'{where}': {error['msg']} (got {error.get('input')!r})"
+
+
+def _set_dotted(raw: dict, dotted: str, value: object) -> None:
+    *parents, leaf = dotted.split(".")
+    node = raw
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[leaf] = value

@@ -1,0 +1,133 @@
+"""Arrow schemas of every table vidcurate writes.
+
+Parquet is always written with these schemas, so a shard whose rows are all null in some
+column still has that column's real type and the folder reads as one dataset.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+PIPELINE_VERSION = "0.1.0"
+
+PROBE = pa.struct(
+    [
+        ("num_frames", pa.int64()),
+        ("duration", pa.float64()),
+        ("avg_fps", pa.float64()),
+        ("coded_width", pa.int32()),
+        ("coded_height", pa.int32()),
+        ("sar", pa.string()),
+        ("rotation", pa.int32()),
+        ("display_width", pa.int32()),
+        ("display_height", pa.int32()),
+        ("codec", pa.string()),
+        ("has_audio", pa.bool_()),
+        ("start_time", pa.float64()),
+        ("probe_backend", pa.string()),
+    ]
+)
+
+TEXT_FIELDS = ("title", "description", "transcript")
+
+_ERROR_FIELDS = [
+    ("stage", pa.string()),
+    ("error_type", pa.string()),
+    ("error_message", pa.string()),
+]
+
+# Pass 1: one row per segment, or one row per video that produced no segment.
+CANDIDATES = pa.schema(
+    [
+        ("video_id", pa.string()),
+        ("segment_id", pa.string()),
+        ("uri", pa.string()),
+        *[(name, pa.string()) for name in TEXT_FIELDS],
+        ("status", pa.string()),  # ok | filtered | error
+        ("reason", pa.string()),  # why filtered
+        *_ERROR_FIELDS,
+        ("segment_index", pa.int32()),
+        ("scene_index", pa.int32()),
+        ("start_frame", pa.int64()),
+        ("end_frame", pa.int64()),
+        ("start_s", pa.float64()),
+        ("end_s", pa.float64()),
+        ("duration_s", pa.float64()),
+        ("display_aspect_ratio", pa.float64()),
+        ("probe", PROBE),
+    ]
+)
+
+# Pass 2: the decision for every candidate row.
+SELECTION = pa.schema(
+    [
+        ("video_id", pa.string()),
+        ("segment_id", pa.string()),
+        ("keep", pa.bool_()),
+        ("drop_reason", pa.string()),
+    ]
+)
+
+MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
+
+MEDIA_ITEM = pa.struct(
+    [
+        ("kind", pa.string()),  # video | image
+        ("placeholder", pa.string()),  # <video> | <image>
+        ("pad_tokens", pa.int32()),
+        ("sequence_tokens", pa.int32()),
+        ("grid_thw", pa.list_(pa.int32())),
+        ("frames_used", pa.int32()),
+        ("frame_indices", pa.list_(pa.int64())),
+        ("stored_height", pa.int32()),
+        ("stored_width", pa.int32()),
+        ("resized_height", pa.int32()),
+        ("resized_width", pa.int32()),
+        ("sampled_fps", pa.float64()),
+    ]
+)
+
+# Pass 3: one trainer-ready sharegpt sample per row.
+DATASET = pa.schema(
+    [
+        ("id", pa.string()),
+        ("messages", pa.list_(MESSAGE)),
+        ("videos", pa.list_(pa.list_(pa.string()))),  # each video: its frame files, in order
+        ("video_clips", pa.list_(pa.string())),  # the same videos as mp4, when written
+        ("images", pa.list_(pa.string())),
+        ("media", pa.list_(MEDIA_ITEM)),
+        ("image_pad_tokens", pa.int32()),
+        ("video_pad_tokens", pa.int32()),
+        ("visual_tokens", pa.int32()),  # pads plus vision start/end tokens
+        ("text_tokens", pa.int32()),  # null unless a tokenizer is configured
+        ("total_tokens", pa.int32()),
+        ("token_profile", pa.string()),
+        ("token_profile_params", pa.string()),  # JSON of every resolved parameter
+        ("budget_adjustment", pa.string()),  # what max_total_tokens changed, if anything
+        ("caption_status", pa.string()),  # manifest_text | empty
+        ("source_uri", pa.string()),
+        ("video_id", pa.string()),
+        ("segment_id", pa.string()),
+        ("segment_start_s", pa.float64()),
+        ("segment_end_s", pa.float64()),
+        ("scene_index", pa.int32()),
+        ("probe", PROBE),
+        ("display_aspect_ratio", pa.float64()),
+        ("pipeline_version", pa.string()),
+        ("config_hash", pa.string()),
+    ]
+)
+
+ERRORS = pa.schema(
+    [
+        ("input", pa.string()),
+        ("video_id", pa.string()),
+        ("segment_id", pa.string()),
+        *_ERROR_FIELDS,
+    ]
+)
+
+
+def table_from_rows(rows: list[dict], schema: pa.Schema) -> pa.Table:
+    """Rows to a table of exactly `schema`; columns a row lacks become null."""
+    return pa.Table.from_pylist([{name: row.get(name) for name in schema.names} for row in rows], schema=schema)

@@ -1,0 +1,77 @@
+"""What a trainer needs beside the samples: LLaMA-Factory's dataset_info.json entry and the
+arguments under which the stored placeholder counts are exact."""
+
+from __future__ import annotations
+
+from cluster.tokens.profiles import TokenProfile
+
+DATASET_NAME = "vidcurate"
+
+
+def dataset_info(include_images: bool) -> dict:
+    columns = {"messages": "messages", "videos": "videos"}
+    if include_images:
+        columns["images"] = "images"
+    return {
+        DATASET_NAME: {
+            "file_name": "dataset",
+            "formatting": "sharegpt",
+            "columns": columns,
+            "tags": {
+                "role_tag": "role",
+                "content_tag": "content",
+                "user_tag": "user",
+                "assistant_tag": "assistant",
+                "system_tag": "system",
+            },
+        }
+    }
+
+
+def trainer_args(profile: TokenProfile, dataset_root: str, max_sample_tokens: int) -> dict:
+    """Arguments for the profile's consumer that reproduce the stored counts."""
+    p = profile.resolved()
+    note = (
+        "Counts hold when each video is given as its listed frame files (every frame used, "
+        "no resampling) or as its mp4 in video_clips, and images as listed."
+    )
+    common = {"profile": profile.name, "parameters": p, "max_visual_tokens_per_sample": max_sample_tokens, "note": note}
+    if profile.consumer == "llamafactory":
+        args = {
+            "dataset": DATASET_NAME,
+            "dataset_dir": dataset_root,
+            "media_dir": dataset_root,
+            "video_fps": p["fps"],
+            "video_maxlen": p["max_frames"],
+            "video_max_pixels": p["video_max_pixels"],
+            "video_min_pixels": p["video_min_pixels"],
+            "image_max_pixels": p["image_max_pixels"],
+            "image_min_pixels": p["image_min_pixels"],
+            "cutoff_len_at_least": max_sample_tokens,
+        }
+        return {**common, "llamafactory": args}
+    if profile.consumer == "qwen-vl-finetune":
+        args = {
+            "max_pixels": p["image_max_pixels"],
+            "min_pixels": p["image_min_pixels"],
+            "video_max_frame_pixels": p["video_max_pixels"],
+            "video_min_frame_pixels": p["video_min_pixels"],
+            "video_fps": p["fps"],
+            "video_min_frames": p["min_frames"],
+            "video_max_frames": p["max_frames"],
+            "model_max_length_at_least": max_sample_tokens,
+        }
+        return {**common, "qwen_vl_finetune": args}
+    key = "qwen_vl_utils" if profile.consumer == "qwen-vl-utils" else "hf_processor"
+    args = {
+        "min_pixels": p["image_min_pixels"],
+        "max_pixels": p["image_max_pixels"],
+        "video_min_pixels": p["video_min_pixels"],
+        "video_max_pixels": p["video_max_pixels"],
+        "total_pixels": p["video_total_pixels"],
+        "fps": p.get("fps"),
+        "nframes": p.get("nframes"),
+        "min_frames": p["min_frames"],
+        "max_frames": p["max_frames"],
+    }
+    return {**common, key: args}
