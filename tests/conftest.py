@@ -1,0 +1,52 @@
+"""Shared fixtures: one Ray head for the whole session, the shared sample videos, and
+generated videos."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+RAY = str(Path(sys.executable).with_name("ray"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def shared_videos() -> Path:
+    videos = SHARED / "videos"
+    if not videos.is_dir():
+        pytest.skip("../shared/videos is absent")
+    return videos
+
+
+@pytest.fixture(scope="session")
+def ray_head():
+    """A real head node on 127.0.0.1 (`ray start --head`), joined by this process; the same
+    cluster serves in-process pipeline runs and `ray job submit` tests. Stopped at the end."""
+    import ray
+
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    os.environ["RAY_AUTH_MODE"] = "disabled"
+    port, dashboard_port = _free_port(), _free_port()
+    subprocess.run(
+        [RAY, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--dashboard-host=127.0.0.1",
+         f"--dashboard-port={dashboard_port}", "--num-cpus=2", "--disable-usage-stats"],
+        check=True, env=env, capture_output=True,
+    )
+    try:
+        ray.init(address=f"127.0.0.1:{port}")
+        yield {"address": f"127.0.0.1:{port}", "dashboard": f"http://127.0.0.1:{dashboard_port}", "env": env}
+    finally:
+        ray.shutdown()
+        subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True)
