@@ -73,10 +73,14 @@ def read_frames_at(
     with av.open(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        container.seek(int((start_time + max(wanted[0] - 1.0, 0.0)) / stream.time_base), stream=stream, backward=True)
+        seekable = container.duration is not None
+        if seekable:
+            container.seek(int((start_time + max(wanted[0] - 1.0, 0.0)) / stream.time_base), stream=stream, backward=True)
+        rate = float(stream.average_rate or stream.guessed_rate or 25)
         previous: tuple[float, av.VideoFrame] | None = None
-        for frame in container.decode(stream):
-            t = float(frame.time) - start_time
+        for count, frame in enumerate(container.decode(stream)):
+            # raw elementary streams decode without timestamps: count frames instead
+            t = float(frame.time) - start_time if seekable and frame.time is not None else count / rate
             while len(out) < len(wanted) and t >= wanted[len(out)] - 1e-6:
                 target = wanted[len(out)]
                 chosen = frame if previous is None or abs(t - target) <= abs(previous[0] - target) else previous[1]

@@ -70,7 +70,7 @@ def probe_video(path: str) -> VideoProbe:
         timestamps, backend = _decord_timestamps(path), "decord"
     except Exception as exc:  # decord raises bare RuntimeError/DECORDError on anything it dislikes
         log.info("decord could not index %s (%s); scanning packets with PyAV", path, exc)
-        timestamps, backend = _pyav_timestamps(path, header["start_time"]), "pyav"
+        timestamps, backend = _pyav_timestamps(path, header["start_time"], header["rate"]), "pyav"
     if len(timestamps) == 0:
         raise ProbeError(f"{path}: the video stream holds no frames")
     frame_step = float(np.median(np.diff(timestamps))) if len(timestamps) > 1 else 1 / header["rate"]
@@ -143,14 +143,16 @@ def _decord_timestamps(path: str) -> np.ndarray:
         del reader
 
 
-def _pyav_timestamps(path: str, start_time: float) -> np.ndarray:
-    """Presentation times of every video packet, from demuxing alone (no decode)."""
+def _pyav_timestamps(path: str, start_time: float, rate: float) -> np.ndarray:
+    """Presentation times of every video packet, from demuxing alone (no decode). Raw
+    elementary streams carry no timestamps; their frames are spaced at the stream rate."""
     with av.open(path) as container:
         stream = container.streams.video[0]
-        tb = float(stream.time_base)
-        pts = [p.pts for p in container.demux(stream) if p.pts is not None and p.size > 0]
-    times = np.sort(np.asarray(pts, dtype=np.float64)) * tb
-    return times - start_time
+        tb = float(stream.time_base) if stream.time_base else 0.0
+        pts = [p.pts for p in container.demux(stream) if p.size > 0]
+    if not pts or any(p is None for p in pts) or not tb:
+        return np.arange(len(pts), dtype=np.float64) / rate
+    return np.sort(np.asarray(pts, dtype=np.float64)) * tb - start_time
 
 
 def _display_size(width: int, height: int, sar: Fraction, rotation: int) -> tuple[int, int]:

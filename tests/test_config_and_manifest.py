@@ -1,0 +1,59 @@
+"""Configuration and manifest errors are caught before any work, and name the culprit."""
+
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from jobs.config import ConfigError, load_config, parse_config
+from jobs.curate import main
+from jobs.manifest import ManifestError, read_manifest
+
+BASE = {"input": {"manifest": "x"}, "output": {"root": "o"}}
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"output": {"root": "o", "rows_per_shrd": 3}}, "unknown key 'output.rows_per_shrd'"),
+        ({"split": {"mode": "shots"}}, "'split.mode'"),
+        ({"split": {"min_seconds": 9, "max_seconds": 3}}, "min_seconds"),
+        ({"tokens": {"consumer": "llava"}}, "'tokens.consumer'"),
+        ({"input": {}}, "missing required key 'input.manifest'"),
+    ],
+)
+def test_bad_config_names_the_key(change, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_config({**BASE, **change})
+
+
+def test_example_config_is_valid():
+    assert load_config("jobs/configs/example.yaml").tokens.consumer == "llamafactory"
+
+
+def test_cli_reports_a_config_error_without_starting_work(tmp_path, capsys):
+    path = tmp_path / "c.yaml"
+    path.write_text("input: {manifest: x}\noutput: {root: o}\nsplitt: {}\n")
+    assert main(["--config", str(path)]) == 2
+    assert "unknown key 'splitt'" in capsys.readouterr().err
+
+
+def test_manifest_from_folder_glob_jsonl_and_parquet(tmp_path):
+    for name in ["b.mp4", "a.webm", "notes.txt"]:
+        (tmp_path / name).write_bytes(b"x")
+    assert [r["uri"] for r in read_manifest(str(tmp_path))] == [str(tmp_path / "a.webm"), str(tmp_path / "b.mp4")]
+    assert [r["uri"] for r in read_manifest(str(tmp_path / "*.mp4"))] == [str(tmp_path / "b.mp4")]
+    (tmp_path / "m.jsonl").write_text(json.dumps({"uri": "b.mp4", "title": "T", "description": 3}) + "\n")
+    (row,) = read_manifest(str(tmp_path / "m.jsonl"))
+    assert row == {"uri": str(tmp_path / "b.mp4"), "title": "T", "description": None, "transcript": None}
+    pq.write_table(pa.table({"uri": ["s3://bucket/v.mp4"], "transcript": ["hi"]}), tmp_path / "m.parquet")
+    assert read_manifest(str(tmp_path / "m.parquet"))[0]["uri"] == "s3://bucket/v.mp4"
+
+
+def test_manifest_problems_are_errors(tmp_path):
+    with pytest.raises(ManifestError, match="does not exist"):
+        read_manifest(str(tmp_path / "nope"))
+    (tmp_path / "m.jsonl").write_text('{"path": "a.mp4"}\n')
+    with pytest.raises(ManifestError, match="row 0: needs a non-empty string `uri`"):
+        read_manifest(str(tmp_path / "m.jsonl"))

@@ -1,0 +1,190 @@
+"""The whole job on real videos and bad inputs, through Ray: every input accounted for,
+samples valid for the trainer, counts equal to what the processor produces."""
+
+import json
+import socket
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+
+from cluster.video.synth import scene_frames, write_video
+from jobs.config import parse_config
+from jobs.curate import run
+from schemas.tables import DATASET, ERRORS
+
+TEXT = {"chaplin.mp4": "A silent film scene.", "testvideo.mp4": "A test video with several shots."}
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory, shared_videos):
+    root = tmp_path_factory.mktemp("inputs")
+    rows = [{"uri": str(p), "description": TEXT.get(p.name)} for p in sorted(shared_videos.iterdir())]
+    (root / "zero.mp4").write_bytes(b"")
+    (root / "text.mp4").write_text("not a video at all\n")
+    example = (shared_videos / "example.mp4").read_bytes()
+    (root / "truncated.mp4").write_bytes(example[: len(example) // 3])
+    write_video(root / "short.mp4", scene_frames(320, 240, 25, [1.0]), 25)
+    write_video(root / "sliver.mp4", scene_frames(804, 2, 25, [3.0]), 25)
+    expected = {
+        "zero.mp4": ("errored", "probe:ProbeError"),
+        "text.mp4": ("errored", "probe:ProbeError"),
+        "short.mp4": ("filtered", "too_short"),
+        "sliver.mp4": ("filtered", "extreme_aspect_ratio"),
+        "missing.mp4": ("errored", "probe:InputUnavailable"),
+        "remote.mp4": ("errored", "probe:InputUnavailable"),
+    }
+    rows += [{"uri": str(root / n)} for n in ["zero.mp4", "text.mp4", "truncated.mp4", "short.mp4", "sliver.mp4", "missing.mp4"]]
+    rows.append({"uri": f"http://127.0.0.1:{_closed_port()}/remote.mp4", "title": 7})
+    manifest = root / "manifest.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return manifest, len(rows), expected
+
+
+def _config(manifest, out, **output):
+    return parse_config(
+        {
+            "input": {"manifest": str(manifest)},
+            "output": {"root": str(out), "rows_per_shard": 5, "media": "both", **output},
+            "split": {"min_seconds": 2.0, "max_seconds": 8.0},
+            "tokens": {"consumer": "llamafactory", "family": "qwen2-vl"},
+            "sample": {"include_image": True},
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def result(ray_head, inputs, tmp_path_factory):
+    manifest, n, expected = inputs
+    out = tmp_path_factory.mktemp("run")
+    summary = run(_config(manifest, out))
+    return out, summary, n, expected
+
+
+def test_every_input_is_kept_filtered_or_errored(result):
+    out, summary, n, _ = result
+    v = summary["videos"]
+    assert summary["inputs"] == n and summary["balanced"]
+    assert v["kept"] + v["filtered"] + v["errored"] == n
+    assert v["kept"] >= 7  # every shared video yields samples
+    assert json.loads((out / "summary.json").read_text()) == summary
+
+
+def test_bad_inputs_end_with_their_reason(result):
+    out, _, _, expected = result
+    candidates = pq.read_table(out / "candidates").to_pylist()
+    for name, (outcome, reason) in expected.items():
+        rows = [r for r in candidates if r["uri"].endswith(name)]
+        assert rows, name
+        if outcome == "errored":
+            assert {f"{r['stage']}:{r['error_type']}" for r in rows} == {reason}, name
+        else:
+            assert {r["reason"] for r in rows} == {reason}, name
+    errors = pq.read_table(out / "errors")
+    assert errors.schema.equals(ERRORS)
+    assert {Path(u).name for u in errors.column("input").to_pylist()} >= {"zero.mp4", "text.mp4", "missing.mp4", "remote.mp4"}
+
+
+def test_dataset_is_valid_sharegpt_with_media_on_disk(result):
+    out, summary, _, _ = result
+    table = pq.read_table(out / "dataset")
+    assert table.schema.equals(DATASET) and table.num_rows == summary["samples"]
+    assert len(list((out / "dataset").glob("part-*.parquet"))) == -(-table.num_rows // 5)
+    rows = table.to_pylist()
+    assert len({r["id"] for r in rows}) == len(rows)
+    for row in rows:
+        roles = [m["role"] for m in row["messages"]]
+        assert roles == ["user", "assistant"]
+        user = row["messages"][0]["content"]
+        assert user.count("<video>") == len(row["videos"]) == 1
+        assert user.count("<image>") == len(row["images"]) == 1
+        video = next(m for m in row["media"] if m["kind"] == "video")
+        assert len(row["videos"][0]) == video["frames_used"] == len(video["frame_indices"])
+        for rel in row["videos"][0][:2] + row["images"]:
+            assert Image.open(out / rel).size[0] > 0
+        first = Image.open(out / row["videos"][0][0])
+        assert (first.height, first.width) == (video["stored_height"], video["stored_width"])
+        assert (out / row["video_clips"][0]).stat().st_size > 0
+        assert row["total_tokens"] == sum(m["sequence_tokens"] for m in row["media"])
+        assert not any(part in "/".join(row["videos"][0]) for part in ("chaplin", "testvideo"))
+    captions = {r["source_uri"].split("/")[-1]: r["caption_status"] for r in rows}
+    assert captions["chaplin.mp4"] == "manifest_text" and captions["counter.mp4"] == "empty"
+
+
+def test_stored_counts_equal_the_trainers_processor(result):
+    from transformers import Qwen2VLImageProcessor, Qwen2VLVideoProcessor
+
+    out, _, _, _ = result
+    # LLaMA-Factory hands the (pre-scaled) frames to the processor with these bounds
+    video_proc = Qwen2VLVideoProcessor(min_pixels=56 * 56, max_pixels=16384 * 28 * 28)
+    image_proc = Qwen2VLImageProcessor(min_pixels=56 * 56, max_pixels=16384 * 28 * 28)
+    for row in pq.read_table(out / "dataset").to_pylist()[:6]:
+        frames = np.stack([np.asarray(Image.open(out / p)) for p in row["videos"][0]])
+        grid = video_proc(videos=[frames], return_tensors="np")["video_grid_thw"][0]
+        image = np.asarray(Image.open(out / row["images"][0]))
+        image_grid = image_proc(images=[image], return_tensors="np")["image_grid_thw"][0]
+        assert int(np.prod(grid)) // 4 == row["video_pad_tokens"]
+        assert int(np.prod(image_grid)) // 4 == row["image_pad_tokens"]
+
+
+def test_trainer_files_describe_the_dataset(result):
+    out, _, _, _ = result
+    info = json.loads((out / "dataset_info.json").read_text())
+    assert info["vidcurate"]["file_name"] == "dataset" and info["vidcurate"]["formatting"] == "sharegpt"
+    args = json.loads((out / "trainer_args.json").read_text())
+    assert args["llamafactory"]["video_max_pixels"] == 256 * 256
+    assert args["llamafactory"]["cutoff_len_at_least"] == max(pq.read_table(out / "dataset").column("total_tokens").to_pylist())
+
+
+def test_ids_are_stable_across_runs(result, inputs, tmp_path):
+    out, _, _, _ = result
+    manifest, _, _ = inputs
+    again = run(_config(manifest, tmp_path / "again", rows_per_shard=3, media="frames"))
+    assert again["samples"] == result[1]["samples"]
+    first = sorted(pq.read_table(out / "dataset").column("id").to_pylist())
+    assert sorted(pq.read_table(tmp_path / "again" / "dataset").column("id").to_pylist()) == first
+
+
+def test_max_total_tokens_lowers_fps_then_resolution(ray_head, shared_videos, tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "t.mp4").symlink_to(shared_videos / "testvideo.mp4")
+    cfg = parse_config(
+        {
+            "input": {"manifest": str(tmp_path / "in")},
+            "output": {"root": str(tmp_path / "out")},
+            "split": {"mode": "fixed", "max_seconds": 20.0},
+            "tokens": {"consumer": "qwen-vl-utils", "max_total_tokens": 3000},
+        }
+    )
+    summary = run(cfg)
+    rows = pq.read_table(tmp_path / "out" / "dataset").to_pylist()
+    assert summary["samples"] == len(rows) > 0
+    assert all(r["total_tokens"] <= 3000 for r in rows)
+    assert any(r["budget_adjustment"] and "fps" in r["budget_adjustment"] for r in rows)
+
+
+def test_ray_job_submit_runs_the_job_end_to_end(ray_head, shared_videos, tmp_path):
+    repo = Path(__file__).resolve().parents[1]
+    config = tmp_path / "job.yaml"
+    config.write_text(
+        f"input: {{manifest: '{shared_videos}/c*.mp4'}}\noutput: {{root: '{tmp_path / 'out'}'}}\nsplit: {{max_seconds: 10}}\n"
+    )
+    ray_cli = str(Path(__import__("sys").executable).with_name("ray"))
+    job = subprocess.run(
+        [ray_cli, "job", "submit", "--address", ray_head["dashboard"], "--working-dir", str(repo),
+         "--runtime-env", str(repo / "infra" / "runtime_env.yaml"), "--", "python", "-m", "jobs.curate", "--config", str(config)],
+        capture_output=True, text=True, env=ray_head["env"], timeout=300,
+    )
+    assert job.returncode == 0, job.stdout[-3000:] + job.stderr[-3000:]
+    assert "succeeded" in job.stdout + job.stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["inputs"] == 2 and summary["balanced"] and summary["samples"] >= 2

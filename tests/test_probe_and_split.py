@@ -1,0 +1,106 @@
+"""Probing real and generated videos, cut detection and splitting."""
+
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from cluster.video.cuts import detect_cuts, frame_scores
+from cluster.video.decode import iter_analysis_frames, read_frames_at
+from cluster.video.probe import ProbeError, probe_video
+from cluster.video.split import split_timeline
+from cluster.video.synth import scene_frames, write_scene_video, write_video
+
+
+def _decoded_frames(path) -> int:
+    with av.open(str(path)) as c:
+        return sum(1 for _ in c.decode(video=0))
+
+
+def test_probe_counts_every_frame_of_the_shared_videos(shared_videos):
+    for path in sorted(shared_videos.iterdir()):
+        probe = probe_video(str(path))
+        assert probe.num_frames == _decoded_frames(path), path.name
+        assert probe.duration == pytest.approx(probe.num_frames / probe.avg_fps)
+        assert len(probe.timestamps) == probe.num_frames and np.all(np.diff(probe.timestamps) > 0)
+
+
+def test_probe_reads_codec_and_audio(shared_videos):
+    webm = probe_video(str(shared_videos / "big_buck_bunny_0_30.webm"))
+    assert (webm.codec, webm.has_audio) == ("vp8", True)
+    assert probe_video(str(shared_videos / "fades.mp4")).codec == "mpeg4"
+
+
+def test_display_size_applies_sample_aspect_ratio(tmp_path):
+    path = write_video(tmp_path / "pal.mp4", scene_frames(704, 576, 25, [0.4]), 25, sample_aspect_ratio=Fraction(16, 11))
+    probe = probe_video(str(path))
+    assert (probe.coded_width, probe.coded_height) == (704, 576)
+    assert (probe.display_width, probe.display_height) == (1024, 576)
+
+
+@pytest.mark.parametrize("rotation,display", [(90, (240, 320)), (-90, (240, 320)), (180, (320, 240))])
+def test_rotation_from_the_display_matrix(tmp_path, rotation, display):
+    path = write_video(tmp_path / "phone.mp4", scene_frames(320, 240, 25, [0.4]), 25, rotation=rotation)
+    probe = probe_video(str(path))
+    assert (probe.display_width, probe.display_height) == display
+    (frame,) = read_frames_at(str(path), [0.0], probe.start_time, probe.rotation, (display[1], display[0]))
+    assert frame.shape[:2] == (display[1], display[0])
+
+
+def test_container_without_duration_falls_back_to_pyav(tmp_path):
+    mp4 = write_video(tmp_path / "a.mp4", scene_frames(160, 120, 25, [2.0]), 25)
+    raw = tmp_path / "a.h264"
+    with av.open(str(mp4)) as src, av.open(str(raw), "w", format="h264") as dst:
+        out = dst.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.size:
+                packet.stream = out
+                dst.mux(packet)
+    probe = probe_video(str(raw))
+    assert probe.backend == "pyav" and probe.num_frames == 50
+
+
+def test_non_zero_start_time_is_reported_and_frames_align(tmp_path):
+    path = tmp_path / "offset.mp4"
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 160, 120, "yuv420p"
+        for i in range(20):
+            f = av.VideoFrame.from_ndarray(np.full((120, 160, 3), i * 12, np.uint8), format="rgb24")
+            f.pts, f.time_base = i + 50, Fraction(1, 25)
+            for p in s.encode(f):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    probe = probe_video(str(path))
+    assert probe.start_time == pytest.approx(2.0) and probe.timestamps[0] == pytest.approx(0.0)
+    (frame,) = read_frames_at(str(path), [probe.timestamps[10]], probe.start_time, 0, (120, 160))
+    assert abs(int(frame.mean()) - 120) < 8
+
+
+@pytest.mark.parametrize("content", [b"", b"hello, not a video\n", bytes(range(256)) * 64])
+def test_unreadable_files_raise_a_probe_error_naming_the_file(tmp_path, content):
+    path = tmp_path / "bad.mp4"
+    path.write_bytes(content)
+    with pytest.raises(ProbeError, match="bad.mp4"):
+        probe_video(str(path))
+
+
+def test_cuts_are_found_at_the_planted_frames(tmp_path):
+    path, planted = write_scene_video(tmp_path / "cuts.mp4", [3, 1.5, 6, 0.8, 4], seed=3)
+    assert detect_cuts(frame_scores(iter_analysis_frames(str(path)))) == planted
+
+
+def test_a_continuous_shot_has_no_cut(shared_videos):
+    assert detect_cuts(frame_scores(iter_analysis_frames(str(shared_videos / "chaplin.mp4")))) == []
+
+
+def test_split_chops_long_scenes_and_marks_short_ones():
+    timestamps = np.arange(1000) / 25.0  # 40 s
+    segments = split_timeline(timestamps, 40.0, [500, 525], min_seconds=2.0, max_seconds=8.0)
+    kept = [s for s in segments if s.filtered_reason is None]
+    assert [s.filtered_reason for s in segments].count("too_short") == 1
+    assert all(s.duration_s <= 8.0 + 1e-9 for s in segments)
+    assert sum(s.num_frames for s in segments) == 1000  # nothing lost between pieces
+    assert {s.scene_index for s in kept} == {0, 2}
