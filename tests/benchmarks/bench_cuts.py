@@ -1,0 +1,124 @@
+"""Cut-detection benchmark: vidcurate's detector vs PySceneDetect ContentDetector.
+
+Builds videos from clips of ../shared/videos joined at known cut frames (clips are taken
+from stretches of those videos that hold no cut of their own), runs both detectors on the
+same files in this one process, and prints precision/recall/F1 (a detection within 2 frames
+of a true cut counts) and wall time.
+
+    .venv/bin/python tests/benchmarks/bench_cuts.py [--out bench_output/cuts]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+
+from cluster.video.cuts import detect_cuts, frame_scores
+from cluster.video.decode import iter_analysis_frames
+from cluster.video.synth import write_video
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "videos"
+# (file, first second, last second) of cut-free stretches
+SOURCES = [
+    ("chaplin.mp4", 0.0, 9.5),
+    ("example.mp4", 0.0, 15.5),
+    ("video_with_failing_audio.mp4", 0.0, 11.0),
+    ("testvideo.mp4", 6.5, 23.5),
+    ("big_buck_bunny_0_30.webm", 0.5, 11.5),
+    ("big_buck_bunny_0_30.webm", 16.0, 22.5),
+]
+SIZE = (360, 640)
+FPS = 25
+TOLERANCE = 2
+
+
+def _clip(name: str, start: float, seconds: float) -> list[np.ndarray]:
+    frames = []
+    with av.open(str(SHARED / name)) as c:
+        stream = c.streams.video[0]
+        c.seek(int(start / stream.time_base), stream=stream)
+        for frame in c.decode(stream):
+            if frame.time < start:
+                continue
+            frames.append(frame.reformat(width=SIZE[1], height=SIZE[0], format="rgb24").to_ndarray())
+            if len(frames) >= seconds * FPS:
+                break
+    return frames
+
+
+def build(out: Path, seed: int, clips: int = 18) -> tuple[Path, list[int]]:
+    rng = np.random.default_rng(seed)
+    frames, cuts, previous = [], [], None
+    for _ in range(clips):
+        choice = int(rng.integers(len(SOURCES)))
+        while choice == previous:  # consecutive clips from different stretches
+            choice = int(rng.integers(len(SOURCES)))
+        previous = choice
+        name, lo, hi = SOURCES[choice]
+        seconds = float(rng.uniform(1.0, 4.0))
+        start = float(rng.uniform(lo, max(lo, hi - seconds)))
+        if frames:
+            cuts.append(len(frames))
+        frames.extend(_clip(name, start, seconds))
+    path = write_video(out / f"joined_{seed}.mp4", iter(frames), FPS, crf=23)
+    return path, cuts
+
+
+def f1(found: list[int], truth: list[int]) -> tuple[float, float, float]:
+    matched, used = 0, set()
+    for t in truth:
+        hit = next((f for f in found if abs(f - t) <= TOLERANCE and f not in used), None)
+        if hit is not None:
+            matched += 1
+            used.add(hit)
+    precision = matched / len(found) if found else 1.0
+    recall = matched / len(truth) if truth else 1.0
+    return precision, recall, (2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+
+
+def ours(path: Path) -> list[int]:
+    return detect_cuts(frame_scores(iter_analysis_frames(str(path))))
+
+
+def pyscenedetect(path: Path) -> list[int]:
+    from scenedetect import ContentDetector, detect
+
+    scenes = detect(str(path), ContentDetector())
+    return [start.get_frames() for start, _ in scenes[1:]]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", default="bench_output/cuts")
+    parser.add_argument("--videos", type=int, default=3)
+    args = parser.parse_args()
+    out = Path(args.out)
+    files = [build(out, seed) for seed in range(args.videos)]
+    totals = {}
+    for label, fn in [("vidcurate", ours), ("pyscenedetect ContentDetector", pyscenedetect)]:
+        found_all, truth_all, elapsed, scores = [], [], 0.0, []
+        for path, truth in files:
+            t = time.perf_counter()
+            found = fn(path)
+            elapsed += time.perf_counter() - t
+            scores.append(f1(found, truth))
+        p, r, f = (float(np.mean([s[i] for s in scores])) for i in range(3))
+        totals[label] = (p, r, f, elapsed)
+        print(f"{label:32s} precision {p:.3f} recall {r:.3f} F1 {f:.3f} time {elapsed:.2f}s")
+    speedup = totals["pyscenedetect ContentDetector"][3] / totals["vidcurate"][3]
+    cuts = sum(len(t) for _, t in files)
+    frames = sum(probe_frames(p) for p, _ in files)
+    print(f"{len(files)} videos, {frames} frames at {SIZE[1]}x{SIZE[0]}, {cuts} true cuts; vidcurate is {speedup:.1f}x faster")
+
+
+def probe_frames(path: Path) -> int:
+    with av.open(str(path)) as c:
+        return c.streams.video[0].frames
+
+
+if __name__ == "__main__":
+    main()
