@@ -6,6 +6,7 @@ in memory; long videos are read as a stream.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 
 import av
@@ -15,6 +16,18 @@ import numpy as np
 ANALYSIS_SIZE = (36, 64)
 
 
+def _open_video_stream(container: av.container.InputContainer) -> av.VideoStream:
+    """The first video stream, decoding on as many threads as the task was given CPUs.
+
+    Ray sets OMP_NUM_THREADS to a task's num_cpus; without it (outside Ray) FFmpeg uses
+    every core. A 1-CPU task on a 64-core node must not start 64 decoder threads.
+    """
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    stream.thread_count = int(os.environ.get("OMP_NUM_THREADS") or 0)
+    return stream
+
+
 def iter_analysis_frames(path: str, batch_size: int = 256) -> Iterator[np.ndarray]:
     """Yield batches of (N, 36*64 + 2*18*32) uint8 YUV thumbnails of every frame, in order.
 
@@ -22,8 +35,7 @@ def iter_analysis_frames(path: str, batch_size: int = 256) -> Iterator[np.ndarra
     scaling pass, which would cost more than decoding itself at 720p.
     """
     with av.open(path) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        stream = _open_video_stream(container)
         batch: list[np.ndarray] = []
         for frame in container.decode(stream):
             batch.append(_thumbnail(frame))
@@ -71,8 +83,7 @@ def read_frames_at(
     coded_h, coded_w = (size[1], size[0]) if rotation in (90, 270) else size
     out: list[np.ndarray] = []
     with av.open(path) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        stream = _open_video_stream(container)
         seekable = container.duration is not None
         if seekable:
             container.seek(int((start_time + max(wanted[0] - 1.0, 0.0)) / stream.time_base), stream=stream, backward=True)

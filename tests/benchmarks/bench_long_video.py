@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -77,8 +76,16 @@ def child(name: str, path: str) -> None:
     start = time.perf_counter()
     result = globals()[name](path)
     wall = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"contender": name, "wall_s": wall, "peak_rss_mb": peak_mb, "result": result}))
+    print(json.dumps({"contender": name, "wall_s": wall, "peak_rss_mb": _peak_rss_mb(), "result": result}))
+
+
+def _peak_rss_mb() -> float:
+    """This process's own high-water RSS. (getrusage's ru_maxrss survives exec, so a child
+    would report its parent's footprint at fork time.)"""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("/proc/self/status has no VmHWM")
 
 
 def main() -> None:
