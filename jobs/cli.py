@@ -5,15 +5,20 @@ from __future__ import annotations
 import argparse
 import sys
 
-from jobs import curate, demo
+from jobs import curate, demo, select
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="vidcurate", description="Curate video LLM training data on Ray.")
-    parser.add_argument("command", choices=["run", "demo"], help="run: the full pipeline; demo: sample videos end to end")
+    commands = {"run": curate.main, "select": select.main, "demo": demo.main}
+    parser.add_argument(
+        "command",
+        choices=commands,
+        help="run: the full pipeline; select: re-apply thresholds to candidates/ only; demo: sample videos end to end",
+    )
     args, rest = parser.parse_known_args(argv)
-    return curate.main(rest) if args.command == "run" else demo.main(rest)
+    return commands[args.command](rest)
 
 
 if __name__ == "__main__":

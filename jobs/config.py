@@ -54,6 +54,33 @@ class TokensConfig(TokenProfile):
         return TokenProfile(**self.model_dump(exclude={"max_total_tokens"}))
 
 
+class ScoringConfig(_Section):
+    """CLIP scoring in pass 1. Presets: quality (ViT-L-14 openai + improved LAION head),
+    fast (ViT-B-32 openai + LAION linear head), random (real architectures, random weights:
+    for offline demos; outputs are marked scores_meaningful=false)."""
+
+    preset: Literal["quality", "fast", "random"] = "fast"
+    clip_model: str | None = Field(None, description="open_clip model name; overrides the preset")
+    clip_pretrained: str | None = Field(None, description="open_clip pretrained tag; overrides the preset")
+    clip_checkpoint: str | None = Field(None, description="local CLIP weights file")
+    aesthetic_head: Literal["laion-linear-vit-b-32", "laion-linear-vit-l-14", "improved-sac-logos-ava1-l14"] | None = None
+    aesthetic_head_path: str | None = Field(None, description="local copy of the aesthetic head's weights")
+    aesthetic_aggregate: Literal["mean", "min"] = "mean"
+    keyframes: int = Field(4, ge=1, le=64)
+    batch_size: int = Field(16, ge=1, description="segments per actor call")
+    actors: int = Field(1, ge=1, description="most scoring actors")
+
+
+class FilterConfig(_Section):
+    """Thresholds applied by the select pass; null disables a filter."""
+
+    min_aspect_ratio: float | None = Field(0.5, gt=0)
+    max_aspect_ratio: float | None = Field(2.4, gt=0)
+    max_redundancy: float | None = Field(0.995, ge=0, le=1)
+    min_aesthetic: float | None = 4.5
+    min_clip_similarity: float | None = 0.2
+
+
 class SampleConfig(_Section):
     prompt: str = "Describe this video in detail."
     system: str | None = None
@@ -70,12 +97,14 @@ class Config(_Section):
     output: OutputConfig
     split: SplitConfig = SplitConfig()
     tokens: TokensConfig = TokensConfig()
+    scoring: ScoringConfig = ScoringConfig()
+    filters: FilterConfig = FilterConfig()
     sample: SampleConfig = SampleConfig()
     ray: RayConfig = RayConfig()
 
     def digest(self) -> str:
         """Hash of everything that shapes the output (not where it goes or how Ray runs)."""
-        shaping = self.model_dump(exclude={"output": {"root"}, "ray": True})
+        shaping = self.model_dump(exclude={"output": {"root"}, "ray": True, "filters": True})
         return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -12,7 +12,7 @@ import yaml
 
 from cluster.accounting import AccountingError, check
 from cluster.pipeline.materialize_pass import run_materialize_pass
-from cluster.pipeline.segment_pass import run_segment_pass
+from cluster.pipeline.segment_pass import ScoringUnavailable, prepare_scoring, run_segment_pass
 from cluster.pipeline.select_pass import run_select_pass
 from jobs.config import Config, ConfigError, load_config
 from jobs.manifest import ManifestError, read_manifest
@@ -25,12 +25,13 @@ def run(cfg: Config) -> dict:
     """All three passes; returns summary.json's content. Raises AccountingError when some
     input is not accounted for."""
     manifest = read_manifest(cfg.input.manifest)
+    scoring = prepare_scoring(cfg.scoring)
     out_root = Path(cfg.output.root)
     out_root.mkdir(parents=True, exist_ok=True)
     (out_root / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))
     connect(cfg.ray.address, cfg.ray.num_cpus)
     log.info("%d inputs from %s", len(manifest), cfg.input.manifest)
-    run_segment_pass(cfg, manifest, out_root)
+    run_segment_pass(cfg, manifest, out_root, scoring)
     run_select_pass(cfg, out_root)
     summary = run_materialize_pass(cfg, manifest, out_root)
     check(summary)
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_config(args.config, parse_overrides(args.set))
         summary = run(cfg)
-    except (ConfigError, ManifestError) as exc:
+    except (ConfigError, ManifestError, ScoringUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except AccountingError as exc:

@@ -55,6 +55,17 @@ CANDIDATES = pa.schema(
         ("duration_s", pa.float64()),
         ("display_aspect_ratio", pa.float64()),
         ("probe", PROBE),
+        # scores (null when not computed; never a sentinel)
+        ("keyframe_times", pa.list_(pa.float64())),
+        ("keyframe_diffs", pa.list_(pa.float64())),
+        ("redundancy", pa.float64()),  # 1 - mean keyframe difference; near 1 = static
+        ("aesthetic", pa.float64()),
+        ("aesthetic_frames", pa.list_(pa.float64())),
+        ("clip_similarity", pa.float64()),  # null when the video has no text
+        ("embedding", pa.list_(pa.float32())),  # pooled, L2-normalised
+        ("clip_model", pa.string()),
+        ("aesthetic_model", pa.string()),
+        ("scores_meaningful", pa.bool_()),  # false for randomly initialised models
     ]
 )
 

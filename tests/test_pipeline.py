@@ -16,6 +16,8 @@ from jobs.config import parse_config
 from jobs.curate import run
 from schemas.tables import DATASET, ERRORS
 
+# Random-weight CLIP (no network in tests): its scores mean nothing, so no thresholds on them.
+OFFLINE_SCORING = {"scoring": {"preset": "random", "keyframes": 2}, "filters": {"min_aesthetic": None, "min_clip_similarity": None}}
 TEXT = {"chaplin.mp4": "A silent film scene.", "testvideo.mp4": "A test video with several shots."}
 
 
@@ -58,6 +60,7 @@ def _config(manifest, out, **output):
             "split": {"min_seconds": 2.0, "max_seconds": 8.0},
             "tokens": {"consumer": "llamafactory", "family": "qwen2-vl"},
             "sample": {"include_image": True},
+            **OFFLINE_SCORING,
         }
     )
 
@@ -163,6 +166,7 @@ def test_max_total_tokens_lowers_fps_then_resolution(ray_head, shared_videos, tm
             "output": {"root": str(tmp_path / "out")},
             "split": {"mode": "fixed", "max_seconds": 20.0},
             "tokens": {"consumer": "qwen-vl-utils", "max_total_tokens": 3000},
+            **OFFLINE_SCORING,
         }
     )
     summary = run(cfg)
@@ -174,10 +178,13 @@ def test_max_total_tokens_lowers_fps_then_resolution(ray_head, shared_videos, tm
 
 def test_ray_job_submit_runs_the_job_end_to_end(ray_head, shared_videos, tmp_path):
     repo = Path(__file__).resolve().parents[1]
-    config = tmp_path / "job.yaml"
-    config.write_text(
-        f"input: {{manifest: '{shared_videos}/c*.mp4'}}\noutput: {{root: '{tmp_path / 'out'}'}}\nsplit: {{max_seconds: 10}}\n"
-    )
+    config = tmp_path / "job.yaml"  # JSON is YAML
+    config.write_text(json.dumps({
+        "input": {"manifest": f"{shared_videos}/c*.mp4"},
+        "output": {"root": str(tmp_path / "out")},
+        "split": {"max_seconds": 10},
+        **OFFLINE_SCORING,
+    }))
     ray_cli = str(Path(__import__("sys").executable).with_name("ray"))
     job = subprocess.run(
         [ray_cli, "job", "submit", "--address", ray_head["dashboard"], "--working-dir", str(repo),

@@ -1,0 +1,70 @@
+"""open_clip backbones: by model name + pretrained tag, a local checkpoint, or random weights."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+
+import open_clip
+import torch
+
+
+class ClipUnavailable(RuntimeError):
+    """The model name, tag or weights cannot be used; the message says what to set."""
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    model: str  # open_clip model name, e.g. ViT-B-32
+    pretrained: str | None  # open_clip pretrained tag, e.g. openai; None with checkpoint or random
+    checkpoint: str | None = None  # local weights file
+    random_init: bool = False  # real architecture, random weights: scores carry no meaning
+
+    @property
+    def label(self) -> str:
+        source = "random-init" if self.random_init else self.checkpoint or self.pretrained
+        return f"{self.model}/{source}"
+
+
+def validate(spec: ClipSpec) -> None:
+    """Check names and make sure the weights are on disk (downloading them once), so a bad
+    model fails before any worker starts."""
+    if spec.model not in open_clip.list_models():
+        close = difflib.get_close_matches(spec.model, open_clip.list_models(), n=5)
+        raise ClipUnavailable(f"unknown open_clip model {spec.model!r}; close names: {close}")
+    if spec.random_init:
+        return
+    if spec.checkpoint:
+        if not Path(spec.checkpoint).is_file():
+            raise ClipUnavailable(f"CLIP checkpoint {spec.checkpoint} for {spec.model} does not exist")
+        return
+    tags = open_clip.list_pretrained_tags_by_model(spec.model)
+    if spec.pretrained not in tags:
+        raise ClipUnavailable(f"{spec.model} has no pretrained tag {spec.pretrained!r}; valid tags: {tags}")
+    try:
+        open_clip.download_pretrained(open_clip.get_pretrained_cfg(spec.model, spec.pretrained))
+    except Exception as exc:
+        raise ClipUnavailable(
+            f"weights for {spec.model} ({spec.pretrained}) could not be fetched: {type(exc).__name__}: {exc}. "
+            "Download them where there is network and set scoring.clip_checkpoint to the file, "
+            "or use scoring.preset: random for an offline run whose scores mean nothing"
+        ) from exc
+
+
+def load(spec: ClipSpec, device: str) -> tuple[torch.nn.Module, object, object]:
+    """(model in eval mode on `device`, its image preprocess, its tokenizer)."""
+    weights = None if spec.random_init else spec.checkpoint or spec.pretrained
+    if spec.random_init:
+        torch.manual_seed(0)  # every actor (and a test) builds the same random weights
+    model, _, preprocess = open_clip.create_model_and_transforms(spec.model, pretrained=weights, device=device)
+    return model.eval(), preprocess, open_clip.get_tokenizer(spec.model)
+
+
+def input_size(preprocess) -> int:
+    """The square side the model's preprocess produces (224 for ViT-B-32/L-14)."""
+    for t in getattr(preprocess, "transforms", []):
+        size = getattr(t, "size", None)
+        if size is not None:
+            return size if isinstance(size, int) else size[0]
+    raise ValueError("cannot find the input size in the CLIP preprocess")

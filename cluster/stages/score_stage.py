@@ -1,0 +1,99 @@
+"""Pass-1 stage: CLIP scoring on an actor pool (`map_batches`, ActorPoolStrategy).
+
+One backbone pass over every keyframe of the batch gives the embeddings that the aesthetic
+head, the text similarity and (in pass 2) clustering all reuse. Runs on the GPU when the
+actor was given one, on CPU otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import torch
+
+from cluster.models import aesthetic, clip
+from cluster.samples import manifest_caption
+from cluster.scores import aggregate, pooled_embedding, text_similarity
+from cluster.stages.errors import error_fields
+from cluster.stages.keyframe_stage import decode_jpeg
+from schemas.tables import CANDIDATES, table_from_rows
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ScoreSettings:
+    clip: clip.ClipSpec
+    head: aesthetic.HeadSpec | None
+    head_path: str | None
+    aggregate: str  # mean | min
+    meaningful: bool  # False for randomly initialised weights
+
+
+class ScoreSegments:
+    """Actor class for `map_batches(..., batch_format="pyarrow")`."""
+
+    def __init__(self, settings: ScoreSettings):
+        self.settings = settings
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.model, self.preprocess, self.tokenizer = clip.load(settings.clip, self.device)
+        self.head = None
+        if settings.head:
+            weights = None if settings.clip.random_init else aesthetic.head_weights(settings.head, settings.head_path)
+            self.head = aesthetic.build_head(settings.head, weights).to(self.device)
+        log.info("scoring with %s on %s", settings.clip.label, self.device)
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        rows = batch.to_pylist()
+        scorable = [r for r in rows if r["status"] == "ok" and r["keyframes"]]
+        if scorable:
+            self._score(scorable)
+        return table_from_rows(rows, CANDIDATES)
+
+    def _score(self, rows: list[dict]) -> None:
+        try:
+            embeddings = self.embed_images([decode_jpeg(b) for r in rows for b in r["keyframes"]])
+            texts = self._text_embeddings(rows)
+        except Exception as exc:  # a batch-level failure marks each row, the job goes on
+            for r in rows:
+                r.update(error_fields("score", r["uri"], exc))
+            return
+        offset = 0
+        for r in rows:
+            frames = embeddings[offset : offset + len(r["keyframes"])]
+            offset += len(r["keyframes"])
+            r.update(self._row_scores(frames, texts.get(manifest_caption(r))))
+
+    def embed_images(self, images: list) -> np.ndarray:
+        pixels = torch.stack([self.preprocess(im) for im in images]).to(self.device)
+        with torch.no_grad():
+            out = self.model.encode_image(pixels)
+        return torch.nn.functional.normalize(out.float(), dim=-1).cpu().numpy()
+
+    def _text_embeddings(self, rows: list[dict]) -> dict[str, np.ndarray]:
+        texts = sorted({t for t in (manifest_caption(r) for r in rows) if t})
+        if not texts:
+            return {}
+        with torch.no_grad():
+            out = self.model.encode_text(self.tokenizer(texts).to(self.device))
+        return dict(zip(texts, torch.nn.functional.normalize(out.float(), dim=-1).cpu().numpy()))
+
+    def _row_scores(self, frames: np.ndarray, text: np.ndarray | None) -> dict:
+        s = self.settings
+        scores = {
+            "embedding": pooled_embedding(frames).tolist(),
+            "clip_similarity": text_similarity(frames, text) if text is not None else None,
+            "clip_model": s.clip.label,
+            "scores_meaningful": s.meaningful,
+        }
+        if self.head is not None:
+            per_frame = aesthetic.score(self.head, torch.from_numpy(frames).to(self.device)).cpu().numpy()
+            scores.update(
+                aesthetic=aggregate(per_frame, s.aggregate),
+                aesthetic_frames=per_frame.astype(float).tolist(),
+                aesthetic_model=s.head.name,
+            )
+        return scores
