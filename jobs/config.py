@@ -69,6 +69,7 @@ class ScoringConfig(_Section):
     keyframes: int = Field(4, ge=1, le=64)
     batch_size: int = Field(16, ge=1, description="segments per actor call")
     actors: int = Field(1, ge=1, description="most scoring actors")
+    cpus_per_actor: float = Field(1, gt=0, description="CPUs each scoring actor reserves (its torch threads on CPU)")
 
 
 class FilterConfig(_Section):

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -31,9 +32,16 @@ def run(cfg: Config) -> dict:
     (out_root / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))
     connect(cfg.ray.address, cfg.ray.num_cpus)
     log.info("%d inputs from %s", len(manifest), cfg.input.manifest)
+    timings = {}
+    start = time.perf_counter()
     run_segment_pass(cfg, manifest, out_root, scoring)
+    timings["segment"] = time.perf_counter() - start
     run_select_pass(cfg, out_root)
+    timings["select"] = time.perf_counter() - start - timings["segment"]
     summary = run_materialize_pass(cfg, manifest, out_root)
+    timings["materialize"] = time.perf_counter() - start - timings["segment"] - timings["select"]
+    summary["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
+    (out_root / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
     check(summary)
     return summary
 

@@ -133,3 +133,10 @@ def test_new_thresholds_rewrite_only_selection(scored, tmp_path):
     assert select_main(["--config", str(config)]) == 0
     assert any(d["keep"] for d in pq.read_table(root / "selection").to_pylist())
     assert _digest(root / "candidates") == candidates_before and _digest(root / "dataset") == dataset_before
+
+
+@pytest.mark.parametrize("wanted,total,share", [(1, 16, 1), (4, 16, 4), (1, 2, 1), (2, 2, 1), (1, 1, 0)])
+def test_scoring_actors_always_leave_a_cpu_for_decoding(wanted, total, share):
+    from cluster.pipeline.segment_pass import actor_cpu_share
+
+    assert actor_cpu_share(wanted, total) == share

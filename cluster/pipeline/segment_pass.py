@@ -56,14 +56,15 @@ def run_segment_pass(cfg, manifest: list[dict], out_root: Path, scoring: ScoreSe
         short_side = open_clip.get_model_config(scoring.clip.model)["vision_cfg"]["image_size"]
         ds = ds.map(DecodeKeyframes(cfg.scoring.keyframes, short_side), num_cpus=1)
         gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
-        log.info("scoring actors: %s", "1 GPU each" if gpus else "CPU only (the cluster has no GPU)")
+        actor_cpus = actor_cpu_share(cfg.scoring.cpus_per_actor, ray.cluster_resources().get("CPU", 0))
+        log.info("scoring actors: %s, %s CPU each", "1 GPU each" if gpus else "CPU only (the cluster has no GPU)", actor_cpus)
         ds = ds.map_batches(
             ScoreSegments,
             fn_constructor_args=(scoring,),
             batch_size=cfg.scoring.batch_size,
             batch_format="pyarrow",
             compute=ActorPoolStrategy(min_size=1, max_size=cfg.scoring.actors),
-            num_cpus=1,
+            num_cpus=actor_cpus,
             num_gpus=gpus,
         )
         for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
@@ -72,6 +73,16 @@ def run_segment_pass(cfg, manifest: list[dict], out_root: Path, scoring: ScoreSe
     rows = writer.close()
     log.info("segment pass: %d inputs -> %d candidate rows", len(manifest), rows)
     return rows
+
+
+def actor_cpu_share(wanted: float, total: float) -> float:
+    """A scoring actor holds its CPUs for the whole pass; on a small cluster it must leave
+    at least one CPU to the decode tasks that feed it, or both wait forever."""
+    if total - wanted >= 1:
+        return wanted
+    fitted = max(0.0, total - 1)
+    log.warning("scoring.cpus_per_actor=%s leaves no CPU for decoding on a %s-CPU cluster; using %s", wanted, total, fitted)
+    return fitted
 
 
 def _split_settings(s) -> SplitSettings:

@@ -14,18 +14,19 @@ import numpy as np
 
 
 def scene_frames(width: int, height: int, fps: int, scene_seconds: Sequence[float], seed: int = 0) -> Iterator[np.ndarray]:
-    """RGB frames: each scene a distinct colour field with a moving square, cut hard."""
+    """RGB frames: each scene a distinct panning colour field with a moving square, cut hard."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:height, 0:width]
     for seconds in scene_seconds:
         base = rng.integers(0, 256, size=3)
         tilt = rng.uniform(-1, 1, size=3)
-        field = np.clip(base + tilt * (xx[..., None] / width * 120 - 60), 0, 255).astype(np.uint8)
+        ripple = np.sin(xx[..., None] / max(1, width) * 6 * np.pi) * 40
+        field = np.clip(base + tilt * (xx[..., None] / width * 120 - 60) + ripple, 0, 255).astype(np.uint8)
         side = max(4, min(width, height) // 5)
         colour = 255 - base
         velocity = rng.uniform(1, 4, size=2) * max(1, width // 320)
         for i in range(round(seconds * fps)):
-            frame = field.copy()
+            frame = np.roll(field, int(i * velocity[1]), axis=1)
             x = int(i * velocity[0]) % max(1, width - side)
             y = int(i * velocity[1]) % max(1, height - side)
             frame[y : y + side, x : x + side] = colour
