@@ -82,6 +82,19 @@ class FilterConfig(_Section):
     min_clip_similarity: float | None = 0.2
 
 
+class DedupConfig(_Section):
+    """Pass-2 clustering, semantic dedup and cluster-balanced caps (null disables a cap)."""
+
+    enabled: bool = True
+    clusters: int | None = Field(None, ge=1, description="k; null derives it from the row count")
+    seed: int = 0
+    eps: float = Field(0.05, ge=0, lt=1, description="duplicates: cosine similarity above 1 - eps")
+    keep: Literal["aesthetic", "centroid"] = "aesthetic"
+    max_per_cluster: int | None = Field(None, ge=1)
+    max_per_video: int | None = Field(None, ge=1)
+    target_total: int | None = Field(None, ge=1)
+
+
 class SampleConfig(_Section):
     prompt: str = "Describe this video in detail."
     system: str | None = None
@@ -100,12 +113,13 @@ class Config(_Section):
     tokens: TokensConfig = TokensConfig()
     scoring: ScoringConfig = ScoringConfig()
     filters: FilterConfig = FilterConfig()
+    dedup: DedupConfig = DedupConfig()
     sample: SampleConfig = SampleConfig()
     ray: RayConfig = RayConfig()
 
     def digest(self) -> str:
         """Hash of everything that shapes the output (not where it goes or how Ray runs)."""
-        shaping = self.model_dump(exclude={"output": {"root"}, "ray": True, "filters": True})
+        shaping = self.model_dump(exclude={"output": {"root"}, "ray": True, "filters": True, "dedup": True})
         return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:16]
 
 

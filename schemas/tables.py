@@ -76,6 +76,10 @@ SELECTION = pa.schema(
         ("segment_id", pa.string()),
         ("keep", pa.bool_()),
         ("drop_reason", pa.string()),
+        ("cluster_id", pa.int32()),  # null when the row was not clustered
+        ("centroid_distance", pa.float32()),  # cosine distance to its centroid
+        ("duplicate_group", pa.string()),  # segment id of the group's kept member
+        ("duplicate_of", pa.string()),  # set on near_duplicate drops
     ]
 )
 

@@ -39,11 +39,13 @@ def ray_head():
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
     os.environ["RAY_AUTH_MODE"] = "disabled"
     port, dashboard_port = _free_port(), _free_port()
-    subprocess.run(
+    started = subprocess.run(
         [RAY, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--dashboard-host=127.0.0.1",
          f"--dashboard-port={dashboard_port}", "--num-cpus=2", "--disable-usage-stats"],
-        check=True, env=env, capture_output=True,
+        env=env, capture_output=True, text=True,
     )
+    if started.returncode != 0:
+        pytest.fail(f"ray start --head failed (is another Ray running on this machine?):\n{started.stderr[-2000:]}")
     try:
         ray.init(address=f"127.0.0.1:{port}")
         yield {"address": f"127.0.0.1:{port}", "dashboard": f"http://127.0.0.1:{dashboard_port}", "env": env}
