@@ -33,17 +33,26 @@ class ShardWriter:
         if len(self.pending) >= self.rows_per_shard:
             self._flush()
 
+    def add_table(self, table) -> None:
+        """Append a whole table (already of this writer's schema) in shard-sized slices."""
+        if self.pending:
+            self._flush()
+        for offset in range(0, table.num_rows, self.rows_per_shard):
+            self._write(table.slice(offset, self.rows_per_shard))
+
     def close(self) -> int:
         if self.pending or self.shards == 0:
             self._flush()
         return self.rows
 
     def _flush(self) -> None:
-        table = table_from_rows(self.pending, self.schema)
+        self._write(table_from_rows(self.pending, self.schema))
+        self.pending = []
+
+    def _write(self, table) -> None:
         final = self.directory / f"part-{self.shards:05d}.parquet"
         staging = final.with_suffix(".parquet.tmp")
-        pq.write_table(table, staging)
+        pq.write_table(table.cast(self.schema), staging)
         staging.replace(final)
         self.shards += 1
-        self.rows += len(self.pending)
-        self.pending = []
+        self.rows += table.num_rows

@@ -93,6 +93,7 @@ class DedupConfig(_Section):
     max_per_cluster: int | None = Field(None, ge=1)
     max_per_video: int | None = Field(None, ge=1)
     target_total: int | None = Field(None, ge=1)
+    report: bool = Field(True, description="write report/ plots: cluster sizes, drop reasons, duplicate pairs")
 
 
 class SampleConfig(_Section):

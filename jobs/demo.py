@@ -51,9 +51,11 @@ def main(argv: list[str] | None = None) -> int:
             "output": {"root": str(out / "run"), "rows_per_shard": 4, "media": "both"},
             "split": {"min_seconds": 2.0, "max_seconds": 10.0},
             "tokens": {"consumer": "llamafactory", "family": "qwen2.5-vl"},
-            # offline: real architectures, random weights, so score thresholds stay off
+            # offline: real architectures, random weights, so score thresholds stay off and
+            # dedup removes only near-identical segments
             "scoring": {"preset": "random"},
             "filters": {"min_aesthetic": None, "min_clip_similarity": None},
+            "dedup": {"eps": 0.001},
         },
         "demo config",
     )

@@ -16,8 +16,13 @@ from jobs.config import parse_config
 from jobs.curate import run
 from schemas.tables import DATASET, ERRORS
 
-# Random-weight CLIP (no network in tests): its scores mean nothing, so no thresholds on them.
-OFFLINE_SCORING = {"scoring": {"preset": "random", "keyframes": 2}, "filters": {"min_aesthetic": None, "min_clip_similarity": None}}
+# Random-weight CLIP (no network in tests): its scores mean nothing, so no thresholds on
+# them, and dedup only of near-identical segments.
+OFFLINE_SCORING = {
+    "scoring": {"preset": "random", "keyframes": 2},
+    "filters": {"min_aesthetic": None, "min_clip_similarity": None},
+    "dedup": {"eps": 0.001},
+}
 TEXT = {"chaplin.mp4": "A silent film scene.", "testvideo.mp4": "A test video with several shots."}
 
 

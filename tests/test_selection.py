@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from cluster.selection.balance import balance
 from cluster.selection.clustering import assign, choose_k, fit_centroids
 from cluster.selection.dedup import duplicate_groups, keepers
 
@@ -73,8 +72,16 @@ def _rows(sizes, videos=1):
     rows = []
     for c, n in enumerate(sizes):
         for i in range(n):
-            rows.append({"segment_id": f"s{c}_{i:03d}", "video_id": f"v{i % videos}", "cluster_id": c, "rank": i})
+            rows.append({"segment_id": f"s{c}_{i:03d}", "video_id": f"v{i % videos}", "cluster_id": c, "rank": float(i)})
     return rows
+
+
+def balance(rows, max_per_cluster, max_per_video, target_total):
+    import pyarrow as pa
+
+    from cluster.selection.balance import balance as balance_table
+
+    return balance_table(pa.Table.from_pylist(rows), max_per_cluster, max_per_video, target_total)
 
 
 def test_cluster_cap_holds_exactly_and_keeps_the_best_ranked():
@@ -200,3 +207,12 @@ def test_empty_input_gives_an_empty_valid_selection(ray_head, tmp_path):
 
     table = pq.read_table(tmp_path / "out" / "selection")
     assert table.num_rows == 0 and table.schema.equals(SELECTION) and summary["inputs"] == 0 and summary["balanced"]
+
+
+def test_report_plots_show_clusters_reasons_and_duplicate_pairs(selected):
+    from PIL import Image
+
+    out, _ = selected
+    for name in ("cluster_sizes.png", "drop_reasons.png", "duplicate_pairs.png"):
+        image = Image.open(out / "run" / "report" / name)
+        assert image.format == "PNG" and min(image.size) > 200

@@ -6,25 +6,32 @@ Touches no video, so new thresholds or caps take seconds to minutes, not hours."
 from __future__ import annotations
 
 import logging
+import shutil
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import ray
 
+from cluster.report.selection_plots import write_selection_report
 from cluster.selection.balance import balance
 from cluster.selection.clustering import choose_k, fit_centroids
 from cluster.sink import ShardWriter
-from cluster.stages.dedup_stage import assign_batch, dedup_cluster, embeddings_of
+from cluster.stages.dedup_stage import assign_batch, dedup_bucket, embeddings_of
 from schemas.tables import CANDIDATES, SELECTION
 
 log = logging.getLogger(__name__)
 
 THRESHOLD_COLUMNS = ["segment_id", "status", "reason", "stage", "display_aspect_ratio", "redundancy", "aesthetic", "clip_similarity"]
 CLUSTER_COLUMNS = [*THRESHOLD_COLUMNS, "video_id", "embedding"]
+# Embedding scans on the driver: small batches and no read-ahead, or pyarrow keeps
+# gigabytes of decoded 512-d batches in flight.
+SCAN = {"batch_size": 8192, "batch_readahead": 0, "fragment_readahead": 0}
+UDF_BATCH = 8192
 
 
 def decide(row: dict, filters) -> str | None:
@@ -58,50 +65,77 @@ def eligible(batch: pa.Table, filters) -> pa.Table:
 
 def run_select_pass(cfg, out_root: Path) -> Counter:
     candidates = pads.dataset(out_root / "candidates", schema=CANDIDATES, format="parquet")
-    reasons = {}
-    for batch in candidates.to_batches(columns=["segment_id", "video_id", *THRESHOLD_COLUMNS[1:]]):
-        for row in batch.to_pylist():
-            reasons[(row["video_id"], row["segment_id"])] = decide(row, cfg.filters)
-    clusters, drops = _cluster_and_dedup(cfg, candidates, out_root) if cfg.dedup.enabled else ({}, {})
-
+    table = _threshold_decisions(candidates, cfg.filters)
+    if cfg.dedup.enabled:
+        table = table.join(_cluster_and_dedup(cfg, candidates, out_root), "segment_id", join_type="left outer")
+    else:
+        table = table.append_column("dedup_reason", pa.nulls(table.num_rows, pa.string()))
+    reason = pc.coalesce(table.column("threshold_reason"), table.column("dedup_reason"))
+    table = table.append_column("drop_reason", reason).append_column("keep", pc.is_null(reason))
+    for name in SELECTION.names:
+        if name not in table.column_names:
+            table = table.append_column(name, pa.nulls(table.num_rows, SELECTION.field(name).type))
     writer = ShardWriter(out_root / "selection", SELECTION, cfg.output.rows_per_shard)
-    outcomes: Counter = Counter()
-    for (video, segment), reason in reasons.items():
-        reason = reason or drops.get(segment)
-        outcomes[reason or "kept"] += 1
-        writer.add({**clusters.get(segment, {}), "video_id": video, "segment_id": segment, "keep": reason is None, "drop_reason": reason})
+    writer.add_table(table.select(SELECTION.names))
     writer.close()
+    outcomes = Counter({(r["values"] or "kept"): r["counts"] for r in pc.value_counts(reason).to_pylist()})
     log.info("select pass: %s", dict(outcomes))
+    if cfg.dedup.report:
+        write_selection_report(out_root)
     return outcomes
 
 
-def _cluster_and_dedup(cfg, candidates: pads.Dataset, out_root: Path) -> tuple[dict[str, dict], dict[str, str]]:
-    """Cluster and dedup the eligible rows: per segment its cluster fields, and the drop
-    reason (near_duplicate, source_cap, cluster_cap) of those it removes."""
+def _threshold_decisions(candidates: pads.Dataset, filters) -> pa.Table:
+    chunks = []
+    for batch in candidates.to_batches(columns=["video_id", *THRESHOLD_COLUMNS]):
+        reasons = [decide(row, filters) for row in batch.select(THRESHOLD_COLUMNS).to_pylist()]
+        chunks.append(pa.table({
+            "video_id": batch.column("video_id"),
+            "segment_id": batch.column("segment_id"),
+            "threshold_reason": pa.array(reasons, pa.string()),
+        }))
+    empty = pa.table({"video_id": pa.array([], pa.string()), "segment_id": pa.array([], pa.string()),
+                      "threshold_reason": pa.array([], pa.string())})
+    return pa.concat_tables([empty, *chunks])
+
+
+def _cluster_and_dedup(cfg, candidates: pads.Dataset, out_root: Path) -> pa.Table:
+    """Per clustered segment: cluster fields, and the dedup_reason (near_duplicate,
+    source_cap, cluster_cap) of those it removes."""
     d = cfg.dedup
+    result = pa.table({
+        "segment_id": pa.array([], pa.string()), "cluster_id": pa.array([], pa.int32()),
+        "centroid_distance": pa.array([], pa.float32()), "duplicate_group": pa.array([], pa.string()),
+        "duplicate_of": pa.array([], pa.string()), "dedup_reason": pa.array([], pa.string()),
+    })
 
     def embedding_batches() -> Iterator[np.ndarray]:
-        for batch in candidates.to_batches(columns=CLUSTER_COLUMNS):
+        for batch in candidates.to_batches(columns=CLUSTER_COLUMNS, **SCAN):
             rows = eligible(pa.Table.from_batches([batch]), cfg.filters)
             if rows.num_rows:
                 yield embeddings_of(rows)
 
     count = sum(len(b) for b in embedding_batches())
     if count == 0:
-        return {}, {}
+        return result
     k = choose_k(count, d.clusters)
     centroids = fit_centroids(embedding_batches, count, k, d.seed)
     log.info("clustered %d embeddings into %d clusters", count, k)
 
+    staging = out_root / "_select_staging"
+    shutil.rmtree(staging, ignore_errors=True)
     ds = ray.data.read_parquet(str(out_root / "candidates"), columns=CLUSTER_COLUMNS, schema=CANDIDATES)
-    ds = ds.map_batches(eligible, fn_args=(cfg.filters,), batch_format="pyarrow")
-    ds = ds.map_batches(assign_batch, fn_kwargs={"centroids": centroids}, batch_format="pyarrow")
-    ds = ds.groupby("cluster_id").map_groups(dedup_cluster, fn_args=(d.eps, d.keep), batch_format="pyarrow")
-    rows = [r for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None) for r in batch.to_pylist()]
+    ds = ds.map_batches(eligible, fn_args=(cfg.filters,), batch_format="pyarrow", batch_size=UDF_BATCH)
+    ds = ds.map_batches(assign_batch, fn_kwargs={"centroids": centroids}, batch_format="pyarrow", batch_size=UDF_BATCH)
+    ds.write_parquet(str(staging), partition_cols=["bucket"])
+    buckets = [{"path": str(p)} for p in sorted(staging.iterdir()) if p.is_dir()]
+    groups = ray.data.from_items(buckets, override_num_blocks=len(buckets))
+    groups = groups.map_batches(dedup_bucket, fn_args=(d.eps, d.keep), batch_size=1, batch_format="pyarrow")
+    clustered = pa.concat_tables(list(groups.iter_batches(batch_format="pyarrow", batch_size=None)))
+    shutil.rmtree(staging)
 
-    fields = ("cluster_id", "centroid_distance", "duplicate_group", "duplicate_of")
-    info = {r["segment_id"]: {f: r[f] for f in fields} for r in rows}
-    drops = {r["segment_id"]: "near_duplicate" for r in rows if r["duplicate_of"]}
-    survivors = [r for r in rows if not r["duplicate_of"]]
+    drops = {s: "near_duplicate" for s in clustered.filter(pc.is_valid(clustered.column("duplicate_of"))).column("segment_id").to_pylist()}
+    survivors = clustered.filter(pc.is_null(clustered.column("duplicate_of")))
     drops.update(balance(survivors, d.max_per_cluster, d.max_per_video, d.target_total))
-    return info, drops
+    reasons = pa.array([drops.get(s) for s in clustered.column("segment_id").to_pylist()], pa.string())
+    return clustered.select(result.column_names[:-1]).append_column("dedup_reason", reasons)

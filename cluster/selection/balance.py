@@ -3,32 +3,43 @@ evenly over clusters as the data allows. Deterministic: members are taken in ran
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 
-def balance(rows: list[dict], max_per_cluster: int | None, max_per_video: int | None, target_total: int | None) -> dict[str, str]:
+def balance(rows: pa.Table, max_per_cluster: int | None, max_per_video: int | None, target_total: int | None) -> dict[str, str]:
     """Drop reason by segment id for rows that exceed a cap.
 
-    `rows` are the dedup survivors with segment_id, video_id, cluster_id and rank (lower is
+    `rows` holds the dedup survivors: segment_id, video_id, cluster_id and rank (lower is
     better, e.g. -aesthetic or distance to centroid)."""
-    ranked = sorted(rows, key=lambda r: (r["rank"], r["segment_id"]))
+    order = pc.sort_indices(rows, sort_keys=[("rank", "ascending"), ("segment_id", "ascending")])
+    segments = rows.column("segment_id").take(order).to_pylist()
+    videos = rows.column("video_id").take(order).to_pylist()
+    clusters = rows.column("cluster_id").take(order).to_pylist()
+
     dropped: dict[str, str] = {}
     per_video: Counter = Counter()
-    by_cluster: dict[int, list[dict]] = defaultdict(list)
-    for r in ranked:
-        if max_per_video is not None and per_video[r["video_id"]] >= max_per_video:
-            dropped[r["segment_id"]] = "source_cap"
+    sizes: Counter = Counter()
+    for segment, video, cluster in zip(segments, videos, clusters):
+        if max_per_video is not None and per_video[video] >= max_per_video:
+            dropped[segment] = "source_cap"
             continue
-        per_video[r["video_id"]] += 1
-        by_cluster[r["cluster_id"]].append(r)
-    quotas = _quotas({c: len(m) for c, m in by_cluster.items()}, max_per_cluster, target_total)
-    for cluster, members in by_cluster.items():
-        for r in members[quotas[cluster]:]:
-            dropped[r["segment_id"]] = "cluster_cap"
+        per_video[video] += 1
+        sizes[cluster] += 1
+    quotas = _quotas(sizes, max_per_cluster, target_total)
+    taken: Counter = Counter()
+    for segment, cluster in zip(segments, clusters):
+        if segment in dropped:
+            continue
+        taken[cluster] += 1
+        if taken[cluster] > quotas[cluster]:
+            dropped[segment] = "cluster_cap"
     return dropped
 
 
-def _quotas(sizes: dict[int, int], max_per_cluster: int | None, target_total: int | None) -> dict[int, int]:
+def _quotas(sizes: Counter, max_per_cluster: int | None, target_total: int | None) -> dict[int, int]:
     """Per-cluster quota: the configured cap, lowered evenly until the total fits the target,
     then the slots left over go one each to the clusters that still have members."""
     cap = max(sizes.values(), default=0) if max_per_cluster is None else max_per_cluster

@@ -1,12 +1,21 @@
-"""Pass-2 Ray stages: assign clusters with shared centroids, then dedup each cluster."""
+"""Pass-2 Ray stages: assign clusters with shared centroids, then dedup each cluster.
+
+Assigned rows are written partitioned by cluster bucket, so each dedup task reads one
+bucket from disk: memory per task is one bucket, never the whole embedding set (an
+in-memory shuffle of a million 512-d embeddings would hold gigabytes in the object store).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from cluster.selection.clustering import assign
 from cluster.selection.dedup import duplicate_groups, keepers
+
+BUCKETS = 64
 
 
 def embeddings_of(table: pa.Table) -> np.ndarray:
@@ -17,7 +26,24 @@ def embeddings_of(table: pa.Table) -> np.ndarray:
 
 def assign_batch(batch: pa.Table, centroids: np.ndarray) -> pa.Table:
     ids, distances = assign(embeddings_of(batch), centroids)
-    return batch.append_column("cluster_id", pa.array(ids)).append_column("centroid_distance", pa.array(distances))
+    return (
+        batch.select(["segment_id", "video_id", "aesthetic", "embedding"])
+        .append_column("cluster_id", pa.array(ids))
+        .append_column("centroid_distance", pa.array(distances))
+        .append_column("bucket", pa.array(ids % BUCKETS))
+    )
+
+
+def dedup_bucket(batch: pa.Table, eps: float, keep: str) -> pa.Table:
+    """Rows of `batch` name bucket folders; every cluster in them is deduplicated."""
+    out = []
+    for path in batch.column("path").to_pylist():
+        table = pq.read_table(path).sort_by([("cluster_id", "ascending"), ("segment_id", "ascending")])
+        clusters = table.column("cluster_id").to_numpy()
+        bounds = np.flatnonzero(np.diff(clusters)) + 1
+        for start, end in zip([0, *bounds], [*bounds, len(clusters)]):
+            out.append(dedup_cluster(table.slice(start, end - start), eps, keep))
+    return pa.concat_tables(out) if out else pa.table({})
 
 
 def dedup_cluster(group: pa.Table, eps: float, keep: str) -> pa.Table:
@@ -26,21 +52,20 @@ def dedup_cluster(group: pa.Table, eps: float, keep: str) -> pa.Table:
     ids = np.asarray(group.column("segment_id").to_pylist())
     distance = group.column("centroid_distance").to_numpy()
     if keep == "aesthetic":
-        aesthetic = group.column("aesthetic").to_numpy(zero_copy_only=False)
-        preference = np.nan_to_num(aesthetic.astype(np.float64), nan=-np.inf)
+        aesthetic = pc.fill_null(group.column("aesthetic"), -np.inf).to_numpy()
+        preference = aesthetic.astype(np.float64)
     else:
         preference = -distance.astype(np.float64)
     kept = keepers(duplicate_groups(embeddings_of(group), eps), preference, ids)
-    keeper_ids = ids[kept]
     duplicate_of = [None if k == i else str(ids[k]) for i, k in enumerate(kept)]
     return pa.table(
         {
-            "segment_id": ids,
+            "segment_id": pa.array(ids, pa.string()),
             "video_id": group.column("video_id"),
             "cluster_id": group.column("cluster_id"),
-            "centroid_distance": distance,
-            "rank": -preference,
-            "duplicate_group": keeper_ids,
+            "centroid_distance": pa.array(distance, pa.float32()),
+            "rank": pa.array(-preference),
+            "duplicate_group": pa.array(ids[kept], pa.string()),
             "duplicate_of": pa.array(duplicate_of, pa.string()),
         }
     )

@@ -1,0 +1,82 @@
+"""Report pieces for pass 2: cluster sizes, drop reasons, and example duplicate pairs
+(keyframes side by side) so a user can judge eps."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pyarrow.dataset as pads  # noqa: E402
+
+from cluster.storage import local_copy  # noqa: E402
+from cluster.video.decode import read_frames_at  # noqa: E402
+from schemas.tables import CANDIDATES, SELECTION  # noqa: E402
+
+log = logging.getLogger(__name__)
+PAIRS = 6
+THUMB = (144, 256)
+
+
+def write_selection_report(out_root: Path) -> list[Path]:
+    selection = pads.dataset(out_root / "selection", schema=SELECTION, format="parquet").to_table(
+        columns=["segment_id", "cluster_id", "drop_reason", "duplicate_of"]
+    )
+    folder = out_root / "report"
+    folder.mkdir(parents=True, exist_ok=True)
+    written = [_cluster_sizes(selection, folder / "cluster_sizes.png"), _drop_reasons(selection, folder / "drop_reasons.png")]
+    pairs = [(r["segment_id"], r["duplicate_of"]) for r in selection.to_pylist() if r["duplicate_of"]][:PAIRS]
+    if pairs:
+        written.append(_duplicate_pairs(out_root, pairs, folder / "duplicate_pairs.png"))
+    return written
+
+
+def _cluster_sizes(selection, path: Path) -> Path:
+    sizes = sorted(Counter(c for c in selection.column("cluster_id").to_pylist() if c is not None).values(), reverse=True)
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.bar(range(len(sizes)), sizes, width=1.0)
+    ax.set(xlabel="cluster (largest first)", ylabel="segments", title=f"{len(sizes)} clusters, {sum(sizes)} clustered segments")
+    return _save(fig, path)
+
+
+def _drop_reasons(selection, path: Path) -> Path:
+    reasons = Counter(r or "kept" for r in selection.column("drop_reason").to_pylist())
+    labels = sorted(reasons, key=reasons.get, reverse=True)
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.barh(labels, [reasons[label] for label in labels])
+    ax.invert_yaxis()
+    ax.set(xlabel="segments", title="selection outcome")
+    return _save(fig, path)
+
+
+def _duplicate_pairs(out_root: Path, pairs: list[tuple[str, str]], path: Path) -> Path:
+    wanted = {s for pair in pairs for s in pair}
+    candidates = pads.dataset(out_root / "candidates", schema=CANDIDATES, format="parquet")
+    rows = {r["segment_id"]: r for r in candidates.to_table(filter=pads.field("segment_id").isin(list(wanted))).to_pylist()}
+    fig, axes = plt.subplots(len(pairs), 2, figsize=(6, 1.9 * len(pairs)), squeeze=False)
+    for (dup, kept), (left, right) in zip(pairs, axes):
+        for ax, segment, label in ((left, dup, "dropped"), (right, kept, "kept")):
+            ax.imshow(_keyframe(rows[segment]))
+            ax.set_title(f"{label} {segment[:9]} @{rows[segment]['start_s']:.1f}s", fontsize=7)
+            ax.axis("off")
+    return _save(fig, path)
+
+
+def _keyframe(row: dict):
+    times = row["keyframe_times"] or [(row["start_s"] + row["end_s"]) / 2]
+    probe = row["probe"]
+    h = THUMB[0]
+    w = max(1, round(h * probe["display_width"] / probe["display_height"]))
+    with local_copy(row["uri"]) as path:
+        return read_frames_at(path, [times[len(times) // 2]], probe["start_time"], probe["rotation"], (h, w))[0]
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
