@@ -36,7 +36,10 @@ def ray_head():
     cluster serves in-process pipeline runs and `ray job submit` tests. Stopped at the end."""
     import ray
 
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    # the cluster's `python` (a job's entrypoint) is this interpreter, as on a real node
+    # whose environment has vidcurate installed, even when the venv is not activated
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PATH": path}
     os.environ["RAY_AUTH_MODE"] = "disabled"
     port, dashboard_port = _free_port(), _free_port()
     started = subprocess.run(
