@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from cluster.accounting import AccountingError, check
-from cluster.pipeline.materialize_pass import run_materialize_pass
+from cluster.pipeline.materialize_pass import run_materialize_pass, write_json
 from cluster.pipeline.segment_pass import ScoringUnavailable, prepare_scoring, run_segment_pass
 from cluster.pipeline.select_pass import run_select_pass
 from jobs.config import Config, ConfigError, load_config
@@ -41,7 +41,7 @@ def run(cfg: Config) -> dict:
     summary = run_materialize_pass(cfg, manifest, out_root)
     timings["materialize"] = time.perf_counter() - start - timings["segment"] - timings["select"]
     summary["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
-    (out_root / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
+    write_json(out_root / "summary.json", summary)
     check(summary)
     return summary
 

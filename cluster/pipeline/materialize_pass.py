@@ -1,5 +1,5 @@
 """Pass 3, materialize: kept segments → `media/` + samples → `dataset/`, `errors/`,
-`summary.json`, `dataset_info.json`, `trainer_args.json`.
+`dataset_info.json`, `trainer_args.json`; returns the accounting for summary.json.
 
 Media paths in samples are relative to the output root, which is also LLaMA-Factory's
 dataset_dir and media_dir; `dataset/` holds nothing but Parquet shards."""
@@ -57,9 +57,8 @@ def run_materialize_pass(cfg, manifest: list[dict], out_root: Path) -> dict:
 
     summary = summarize(manifest, candidates, selection, written, failed)
     profile = cfg.tokens.profile()
-    _write_json(out_root / "summary.json", summary)
-    _write_json(out_root / "dataset_info.json", dataset_info(cfg.sample.include_image))
-    _write_json(out_root / "trainer_args.json", trainer_args(profile, str(out_root.resolve()), max_tokens))
+    write_json(out_root / "dataset_info.json", dataset_info(cfg.sample.include_image))
+    write_json(out_root / "trainer_args.json", trainer_args(profile, str(out_root.resolve()), max_tokens))
     log.info("materialize pass: %d samples, %d segment errors", len(written), len(failed))
     return summary
 
@@ -78,7 +77,8 @@ def _settings(cfg, out_root: Path) -> SampleSettings:
     )
 
 
-def _write_json(path: Path, payload: dict) -> None:
+def write_json(path: Path, payload: dict) -> None:
+    """Write JSON atomically (a reader never sees half a file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(payload, indent=2, sort_keys=True))
