@@ -10,6 +10,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from cluster.caption.settings import CaptionConfig
+from cluster.samples import DEFAULT_IMAGE_INSTRUCTIONS, DEFAULT_INSTRUCTIONS
 from cluster.tokens.profiles import TokenProfile
 
 
@@ -97,9 +99,17 @@ class DedupConfig(_Section):
 
 
 class SampleConfig(_Section):
-    prompt: str = "Describe this video in detail."
+    """How segments become sharegpt conversations. Each sample's instruction is drawn from a
+    pool by a hash of the seed and the sample id: reproducible, whatever the run order."""
+
+    instructions: list[str] = Field(default_factory=lambda: list(DEFAULT_INSTRUCTIONS), min_length=1)
+    image_instructions: list[str] = Field(default_factory=lambda: list(DEFAULT_IMAGE_INSTRUCTIONS), min_length=1)
+    seed: int = 0
     system: str | None = None
-    include_image: bool = False
+    answer: Literal["detailed", "short"] = Field("detailed", description="which caption answers the instruction")
+    include_qa: bool = Field(True, description="append the captioner's question-answer pairs as further turns")
+    include_image: bool = Field(False, description="put the best keyframe as an <image> beside the <video> in each sample")
+    image_samples: bool = Field(False, description="also write an image-only sample from the best keyframe, answered by the short caption")
 
 
 class RayConfig(_Section):
@@ -116,11 +126,15 @@ class Config(_Section):
     filters: FilterConfig = FilterConfig()
     dedup: DedupConfig = DedupConfig()
     sample: SampleConfig = SampleConfig()
+    caption: CaptionConfig = CaptionConfig()
     ray: RayConfig = RayConfig()
 
     def digest(self) -> str:
         """Hash of everything that shapes the output (not where it goes or how Ray runs)."""
-        shaping = self.model_dump(exclude={"output": {"root"}, "ray": True, "filters": True, "dedup": True})
+        runtime = {"replicas", "gpus_per_replica", "cpus_per_replica", "batch_size", "allow_cpu_fallback", "openai", "vllm"}
+        shaping = self.model_dump(
+            exclude={"output": {"root"}, "ray": True, "filters": True, "dedup": True, "caption": runtime}
+        )
         return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:16]
 
 

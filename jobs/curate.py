@@ -12,7 +12,8 @@ from pathlib import Path
 import yaml
 
 from cluster.accounting import AccountingError, check
-from cluster.pipeline.materialize_pass import run_materialize_pass, write_json
+from cluster.caption.backends import CaptionUnavailable
+from cluster.pipeline.materialize_pass import prepare_captioning, run_materialize_pass, write_json
 from cluster.pipeline.segment_pass import ScoringUnavailable, prepare_scoring, run_segment_pass
 from cluster.pipeline.select_pass import run_select_pass
 from jobs.config import Config, ConfigError, load_config
@@ -31,6 +32,7 @@ def run(cfg: Config) -> dict:
     out_root.mkdir(parents=True, exist_ok=True)
     (out_root / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))
     connect(cfg.ray.address, cfg.ray.num_cpus)
+    captioning = prepare_captioning(cfg, scoring.clip)
     log.info("%d inputs from %s", len(manifest), cfg.input.manifest)
     timings = {}
     start = time.perf_counter()
@@ -38,7 +40,7 @@ def run(cfg: Config) -> dict:
     timings["segment"] = time.perf_counter() - start
     run_select_pass(cfg, out_root)
     timings["select"] = time.perf_counter() - start - timings["segment"]
-    summary = run_materialize_pass(cfg, manifest, out_root)
+    summary = run_materialize_pass(cfg, manifest, out_root, captioning)
     timings["materialize"] = time.perf_counter() - start - timings["segment"] - timings["select"]
     summary["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
     write_json(out_root / "summary.json", summary)
@@ -65,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_config(args.config, parse_overrides(args.set))
         summary = run(cfg)
-    except (ConfigError, ManifestError, ScoringUnavailable) as exc:
+    except (ConfigError, ManifestError, ScoringUnavailable, CaptionUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except AccountingError as exc:

@@ -56,6 +56,13 @@ def main(argv: list[str] | None = None) -> int:
             "scoring": {"preset": "random"},
             "filters": {"min_aesthetic": None, "min_clip_similarity": None},
             "dedup": {"eps": 0.001},
+            # offline: a tiny randomly initialised Qwen2-VL writes the captions (marked
+            # random_weights: meaningless text), so its quality gates stay off too
+            "caption": {
+                "backend": "tiny-random",
+                "generation": {"max_new_tokens": 48, "short_max_new_tokens": 16},
+                "gates": {"min_chars": None, "reject_truncated": False, "max_repetition": None, "min_clip_similarity": None},
+            },
         },
         "demo config",
     )

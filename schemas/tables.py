@@ -102,6 +102,18 @@ MEDIA_ITEM = pa.struct(
     ]
 )
 
+QA_PAIR = pa.struct([("question", pa.string()), ("answer", pa.string())])
+
+CAPTION_QUALITY = pa.struct(
+    [
+        ("short_chars", pa.int32()),
+        ("detailed_chars", pa.int32()),
+        ("truncated", pa.bool_()),  # a caption hit its token budget or time limit
+        ("repetition", pa.float64()),  # share of repeated 4-grams, worst of the two captions
+        ("clip_similarity", pa.float64()),  # CLIP: answer caption vs the segment's keyframes
+    ]
+)
+
 # Pass 3: one trainer-ready sharegpt sample per row.
 DATASET = pa.schema(
     [
@@ -119,7 +131,19 @@ DATASET = pa.schema(
         ("token_profile", pa.string()),
         ("token_profile_params", pa.string()),  # JSON of every resolved parameter
         ("budget_adjustment", pa.string()),  # what max_total_tokens changed, if anything
-        ("caption_status", pa.string()),  # manifest_text | empty
+        ("sample_kind", pa.string()),  # video | image (the best keyframe alone)
+        ("caption_status", pa.string()),  # captioned | random_weights | manifest_text | not_captioned
+        ("caption_short", pa.string()),
+        ("caption_detailed", pa.string()),
+        ("qa", pa.list_(QA_PAIR)),
+        ("caption_model", pa.string()),
+        ("caption_settings", pa.string()),  # JSON: backend, prompts, generation settings
+        ("caption_quality", CAPTION_QUALITY),
+        ("aesthetic", pa.float64()),
+        ("clip_similarity", pa.float64()),  # pass-1 keyframes vs manifest text
+        ("redundancy", pa.float64()),
+        ("cluster_id", pa.int32()),
+        ("duplicate_group", pa.string()),
         ("source_uri", pa.string()),
         ("video_id", pa.string()),
         ("segment_id", pa.string()),
@@ -139,6 +163,20 @@ ERRORS = pa.schema(
         ("video_id", pa.string()),
         ("segment_id", pa.string()),
         *_ERROR_FIELDS,
+    ]
+)
+
+
+# Pass 3 in flight: a sample being built, with what the stages between need.
+PASS3_WORK = pa.schema(
+    [
+        *DATASET,
+        ("input", pa.string()),
+        ("status", pa.string()),  # ok | filtered | error
+        ("reason", pa.string()),
+        *_ERROR_FIELDS,
+        ("manifest_text", pa.string()),
+        ("embedding", pa.list_(pa.float32())),
     ]
 )
 

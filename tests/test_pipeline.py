@@ -125,7 +125,7 @@ def test_dataset_is_valid_sharegpt_with_media_on_disk(result):
         assert row["total_tokens"] == sum(m["sequence_tokens"] for m in row["media"])
         assert not any(part in "/".join(row["videos"][0]) for part in ("chaplin", "testvideo"))
     captions = {r["source_uri"].split("/")[-1]: r["caption_status"] for r in rows}
-    assert captions["chaplin.mp4"] == "manifest_text" and captions["counter.mp4"] == "empty"
+    assert captions["chaplin.mp4"] == "manifest_text" and captions["counter.mp4"] == "not_captioned"
 
 
 def test_stored_counts_equal_the_trainers_processor(result):

@@ -1,7 +1,8 @@
-"""Pass-3 stage: a kept segment in, a trainer-ready sample (or an error row) out.
+"""Pass-3 stage: a kept segment in, its media written and counted (or an error row) out.
 
 Samples the frames the token profile prescribes, decodes exactly those, writes them at
-the size the trainer's processor will keep, and stores the placeholder counts.
+the size the trainer's processor will keep, and stores the placeholder counts. The
+conversation is composed after captioning (compose_stage).
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
 from cluster import ids
-from cluster.samples import build_messages, manifest_caption
+from cluster.samples import manifest_caption
 from cluster.storage import local_copy
 from cluster.stages.errors import error_fields
 from cluster.tokens.budget import OverBudget, fit_video
@@ -23,7 +25,10 @@ from cluster.tokens.sampling import VideoPlan, plan_image
 from cluster.video.decode import read_frames_at
 from cluster.video.media import write_clip, write_jpegs
 from cluster.video.probe import probe_video
-from schemas.tables import PIPELINE_VERSION
+from schemas.tables import PASS3_WORK, PIPELINE_VERSION, table_from_rows
+
+# Pass-1 scores and pass-2 decisions that travel into every sample.
+CARRIED = ("aesthetic", "clip_similarity", "redundancy", "cluster_id", "duplicate_group", "embedding")
 
 
 @dataclass(frozen=True)
@@ -33,20 +38,22 @@ class SampleSettings:
     max_total_tokens: int | None
     media: str  # frames | clip | both
     jpeg_quality: int
-    prompt: str
-    system: str | None
-    include_image: bool
+    write_still: bool  # the best keyframe as an image (include_image or image_samples)
     config_hash: str
 
 
 class MaterializeSegment:
-    """Callable for `Dataset.map`; keeps the last few videos' frame timelines."""
+    """Callable for `map_batches(..., batch_format="pyarrow")`; keeps the last few videos'
+    frame timelines."""
 
     def __init__(self, settings: SampleSettings):
         self.settings = settings
         self._timelines: OrderedDict[str, np.ndarray] = OrderedDict()
 
-    def __call__(self, row: dict) -> dict:
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        return table_from_rows([self.materialize(row) for row in batch.to_pylist()], PASS3_WORK)
+
+    def materialize(self, row: dict) -> dict:
         stage = "decode"
         try:
             with local_copy(row["uri"]) as path:
@@ -70,7 +77,7 @@ class MaterializeSegment:
     def _plan(self, row: dict) -> tuple[VideoPlan, TokenProfile, str | None]:
         s, probe = self.settings, row["probe"]
         frames = row["end_frame"] - row["start_frame"]
-        image_tokens = self._image_plan(row).count.sequence_tokens if s.include_image else 0
+        image_tokens = self._image_plan(row).count.sequence_tokens if s.write_still else 0
         return fit_video(
             frames,
             frames / row["duration_s"],
@@ -98,51 +105,53 @@ class MaterializeSegment:
         if s.media in ("clip", "both"):
             clip = write_clip(frames, root / rel.with_suffix(".mp4"), plan.sampled_fps)
             out["clip"] = str(clip.relative_to(root))
-        if s.include_image:
+        if s.write_still:
             image_plan = self._image_plan(row)
-            middle = timestamps[absolute[len(absolute) // 2]]
-            (still,) = read_frames_at(path, [middle], probe["start_time"], probe["rotation"], image_plan.stored_size)
+            (still,) = read_frames_at(path, [_best_keyframe(row, timestamps[absolute])], probe["start_time"], probe["rotation"], image_plan.stored_size)
             out["image"] = str(write_jpegs([still], root / rel / "image", s.jpeg_quality)[0].relative_to(root))
         return out
 
     def _sample(self, row: dict, plan: VideoPlan, profile: TokenProfile, note: str | None, media: dict) -> dict:
-        s = self.settings
         items = [_media_item("video", "<video>", plan.count, plan.indices, plan.stored_size, plan.resized_size, plan.sampled_fps)]
         if media["image"]:
             image_plan = self._image_plan(row)
             items.insert(0, _media_item("image", "<image>", image_plan.count, (), image_plan.stored_size, image_plan.resized_size, None))
-        caption = manifest_caption(row)
-        messages = build_messages([m["placeholder"] for m in items], s.prompt, caption or "", s.system)
-        visual = sum(m["sequence_tokens"] for m in items)
+        text = manifest_caption(row)
         return {
             "id": media["sample_id"],
-            "messages": messages,
+            "sample_kind": "video",
             "videos": [media["frames"]] if media["frames"] else [],
             "video_clips": [media["clip"]] if media["clip"] else [],
             "images": [media["image"]] if media["image"] else [],
             "media": items,
-            "image_pad_tokens": sum(m["pad_tokens"] for m in items if m["kind"] == "image"),
-            "video_pad_tokens": sum(m["pad_tokens"] for m in items if m["kind"] == "video"),
-            "visual_tokens": visual,
-            "text_tokens": None,
-            "total_tokens": visual,
             "token_profile": profile.name,
             "token_profile_params": json.dumps(profile.resolved(), sort_keys=True),
             "budget_adjustment": note,
-            "caption_status": "manifest_text" if caption else "empty",
+            "manifest_text": text,
+            "caption_status": "manifest_text" if text else "not_captioned",
             "source_uri": row["uri"],
             "segment_start_s": row["start_s"],
             "segment_end_s": row["end_s"],
             "scene_index": row["scene_index"],
             "probe": row["probe"],
             "display_aspect_ratio": row["display_aspect_ratio"],
+            **{k: row.get(k) for k in CARRIED},
             "pipeline_version": PIPELINE_VERSION,
-            "config_hash": s.config_hash,
+            "config_hash": self.settings.config_hash,
         }
 
 
 def _identity(row: dict) -> dict:
     return {"input": row["uri"], "video_id": row["video_id"], "segment_id": row["segment_id"]}
+
+
+def _best_keyframe(row: dict, sampled_times: np.ndarray) -> float:
+    """The keyframe with the highest aesthetic score; the middle sampled frame when the
+    segment has no per-keyframe scores."""
+    times, scores = row.get("keyframe_times") or [], row.get("aesthetic_frames") or []
+    if times and len(scores) == len(times):
+        return float(times[int(np.argmax(scores))])
+    return float(sampled_times[len(sampled_times) // 2])
 
 
 def _media_item(kind, placeholder, count, indices, stored, resized, fps) -> dict:

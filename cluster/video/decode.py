@@ -36,6 +36,9 @@ def iter_analysis_frames(path: str, batch_size: int = 256) -> Iterator[np.ndarra
     """
     with av.open(path) as container:
         stream = _open_video_stream(container)
+        # Deblocking costs about a quarter of H.264/HEVC decoding and changes nothing a
+        # 64x36 thumbnail can show.
+        stream.codec_context.options = {"skip_loop_filter": "all"}
         batch: list[np.ndarray] = []
         for frame in container.decode(stream):
             batch.append(_thumbnail(frame))

@@ -1,0 +1,136 @@
+"""Pass-3 stage: captions for materialized segments on a captioner actor pool.
+
+The captioner reads the frames written for the trainer (or the clip, when only clips are
+written), so it describes exactly what the trainer will see. A batch that runs out of GPU
+memory is split in halves and retried; a single request that still does not fit, or that
+the backend failed, becomes that segment's error row.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import av
+import numpy as np
+import pyarrow as pa
+from PIL import Image
+
+from cluster.caption.backends import CaptionRequest, Generation, open_captioner
+from cluster.caption.quality import caption_scores, parse_qa
+from cluster.caption.settings import CaptionConfig
+from cluster.stages.errors import error_fields
+from schemas.tables import PASS3_WORK, table_from_rows
+
+log = logging.getLogger(__name__)
+
+
+class CaptionFailed(RuntimeError):
+    """The captioner returned no usable answer for a segment."""
+
+
+class CaptionSegments:
+    """Actor class for `map_batches(..., batch_format="pyarrow", compute=ActorPoolStrategy)`."""
+
+    def __init__(self, cfg: CaptionConfig, dataset_root: str, device: str):
+        self.cfg = cfg
+        self.root = Path(dataset_root)
+        self.captioner = open_captioner(cfg, device)
+        self.status = "random_weights" if cfg.backend == "tiny-random" else "captioned"
+        self.settings_json = json.dumps(caption_settings(cfg, self.captioner.model_name), sort_keys=True)
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        rows = batch.to_pylist()
+        ready = [r for r in rows if r["status"] == "ok" and self._load(r)]
+        if ready:
+            try:
+                self._caption(ready)
+            except Exception as exc:  # a failure of the whole batch marks each row; the job goes on
+                for r in ready:
+                    r.update(error_fields("caption", r["input"], exc))
+        return table_from_rows(rows, PASS3_WORK)
+
+    def _load(self, row: dict) -> bool:
+        try:
+            row["_frames"] = self.read_frames(row)
+            return True
+        except Exception as exc:
+            row.update(error_fields("caption", row["input"], exc))
+            return False
+
+    def read_frames(self, row: dict) -> list[np.ndarray]:
+        if row["videos"]:
+            return [np.asarray(Image.open(self.root / p).convert("RGB")) for p in row["videos"][0]]
+        with av.open(str(self.root / row["video_clips"][0])) as clip:
+            return [f.to_ndarray(format="rgb24") for f in clip.decode(video=0)]
+
+    def _caption(self, rows: list[dict]) -> None:
+        prompts = self._prompts()
+        requests = [CaptionRequest(r["_frames"], text, budget) for r in rows for text, budget in prompts.values()]
+        generations = generate_splitting(self.captioner, requests)
+        for i, row in enumerate(rows):
+            answers = dict(zip(prompts, generations[i * len(prompts) : (i + 1) * len(prompts)]))
+            row.update(self._fields(row, answers))
+
+    def _prompts(self) -> dict[str, tuple[str, int]]:
+        c, g = self.cfg, self.cfg.generation
+        prompts = {"short": (c.short_prompt, g.short_max_new_tokens), "detailed": (c.detailed_prompt, g.max_new_tokens)}
+        if c.qa_pairs:
+            prompts["qa"] = (c.qa_prompt.format(n=c.qa_pairs), g.max_new_tokens)
+        return prompts
+
+    def _fields(self, row: dict, answers: dict[str, Generation]) -> dict:
+        failed = [f"{kind}: {g.error}" for kind, g in answers.items() if g.error]
+        if failed:
+            return error_fields("caption", row["input"], CaptionFailed("; ".join(failed)))
+        short, detailed = answers["short"], answers["detailed"]
+        return {
+            "caption_status": self.status,
+            "caption_short": short.text,
+            "caption_detailed": detailed.text,
+            "qa": parse_qa(answers["qa"].text)[: self.cfg.qa_pairs] if "qa" in answers else [],
+            "caption_model": self.captioner.model_name,
+            "caption_settings": self.settings_json,
+            "caption_quality": caption_scores(short.text, detailed.text, short.truncated or detailed.truncated, None),
+        }
+
+
+def generate_splitting(captioner, requests: list[CaptionRequest]) -> list[Generation]:
+    """Generate; on out-of-memory, halve the batch and retry each half."""
+    try:
+        return captioner.generate(requests)
+    except Exception as exc:
+        if not is_out_of_memory(exc):
+            raise
+        _release_gpu_memory()
+        if len(requests) == 1:
+            return [Generation("", "error", f"out of memory on a single request ({exc}); lower the token profile's max_pixels or fps")]
+        half = len(requests) // 2
+        log.warning("captioner out of memory on %d requests; retrying as %d + %d", len(requests), half, len(requests) - half)
+        return generate_splitting(captioner, requests[:half]) + generate_splitting(captioner, requests[half:])
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    import torch
+
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower()
+
+
+def _release_gpu_memory() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def caption_settings(cfg: CaptionConfig, model_name: str) -> dict:
+    """What shaped the captions, stored with each one."""
+    return {
+        "backend": cfg.backend,
+        "model": model_name,
+        "prompts": {"short": cfg.short_prompt, "detailed": cfg.detailed_prompt, "qa": cfg.qa_prompt if cfg.qa_pairs else None},
+        "qa_pairs": cfg.qa_pairs,
+        "generation": cfg.generation.model_dump(),
+        "meaningless": cfg.backend == "tiny-random",
+    }
