@@ -9,29 +9,34 @@ class AccountingError(RuntimeError):
     """Some inputs are not accounted for; the message lists them."""
 
 
-def summarize(manifest: list[dict], candidates: list[dict], selection: dict[str, str | None], samples: set[str], errors: dict[str, str]) -> dict:
-    """Build summary.json.
+def summarize(
+    manifest: list[dict], candidates: list[dict], selection: dict[str, str | None], samples: set[str], errors: dict[str, str]
+) -> tuple[dict, list[dict]]:
+    """Build summary.json, and each input's outcome (uri, kept/filtered/errored, reason).
 
     `selection` maps segment id → drop reason (None when kept), `samples` holds the segment
     ids that became samples, `errors` maps segment id → "stage:ErrorType" for pass-3 failures.
     """
-    by_video: dict[str, list[dict]] = {}
+    by_input: dict[int, list[dict]] = {}
     for row in candidates:
-        by_video.setdefault(row["uri"], []).append(row)
+        by_input.setdefault(row["input_index"], []).append(row)
 
     videos: dict[str, Counter] = {"kept": Counter(), "filtered": Counter(), "errored": Counter()}
     segments: dict[str, Counter] = {"kept": Counter(), "filtered": Counter(), "errored": Counter()}
     missing = []
-    for entry in manifest:
-        rows = by_video.get(entry["uri"])
+    per_input = []
+    for index, entry in enumerate(manifest):
+        rows = by_input.get(index)
         if not rows:
             missing.append(entry["uri"])
+            per_input.append({"input_index": index, "uri": entry["uri"], "outcome": "missing", "reason": None})
             continue
         outcomes = [_segment_outcome(r, selection, samples, errors) for r in rows]
         for outcome, reason in outcomes:
             segments[outcome][reason] += 1
         videos_outcome, reason = _video_outcome(outcomes)
         videos[videos_outcome][reason] += 1
+        per_input.append({"input_index": index, "uri": entry["uri"], "outcome": videos_outcome, "reason": reason})
 
     inputs = len(manifest)
     totals = {k: sum(v.values()) for k, v in videos.items()}
@@ -54,7 +59,7 @@ def summarize(manifest: list[dict], candidates: list[dict], selection: dict[str,
         "balanced": not missing and sum(totals.values()) == inputs,
         "missing_inputs": missing,
     }
-    return summary
+    return summary, per_input
 
 
 def check(summary: dict) -> None:

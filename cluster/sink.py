@@ -11,16 +11,18 @@ from schemas.tables import table_from_rows
 
 
 class ShardWriter:
-    """Writes `part-00000.parquet`, ... of at most `rows_per_shard` rows each.
+    """Writes `{prefix}-00000.parquet`, ... of at most `rows_per_shard` rows each, into a
+    directory it empties first.
 
     Shards are written under a staging name and renamed when complete, so a reader never
     sees a half-written file. An empty output still gets one (empty) shard with the schema.
     """
 
-    def __init__(self, directory: str | Path, schema, rows_per_shard: int):
+    def __init__(self, directory: str | Path, schema, rows_per_shard: int, prefix: str = "part"):
         self.directory = Path(directory)
         self.schema = schema
         self.rows_per_shard = rows_per_shard
+        self.prefix = prefix
         self.pending: list[dict] = []
         self.shards = 0
         self.rows = 0
@@ -50,7 +52,7 @@ class ShardWriter:
         self.pending = []
 
     def _write(self, table) -> None:
-        final = self.directory / f"part-{self.shards:05d}.parquet"
+        final = self.directory / f"{self.prefix}-{self.shards:05d}.parquet"
         staging = final.with_suffix(".parquet.tmp")
         pq.write_table(table.cast(self.schema), staging)
         staging.replace(final)

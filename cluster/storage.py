@@ -22,6 +22,29 @@ class InputUnavailable(OSError):
     """The input cannot be read: missing, unreadable, or its remote store refused."""
 
 
+class InputChanged(RuntimeError):
+    """The input's bytes changed after it was probed; its segments no longer describe it."""
+
+
+def fingerprint(uri: str) -> str:
+    """Size and modification time (or the store's ETag): changes when the content does."""
+    try:
+        if not is_remote(uri):
+            st = os.stat(local_path(uri))
+            return f"{st.st_size}:{st.st_mtime_ns}"
+        fs, path = fsspec.core.url_to_fs(uri)
+        info = fs.info(path)
+    except (OSError, ValueError) as exc:
+        raise InputUnavailable(f"{uri}: cannot stat ({type(exc).__name__}: {exc})") from exc
+    return f"{info.get('size')}:{info.get('ETag') or info.get('etag') or info.get('mtime') or info.get('LastModified')}"
+
+
+def check_unchanged(uri: str, probed: str | None) -> None:
+    now = fingerprint(uri)
+    if probed and now != probed:
+        raise InputChanged(f"{uri} changed since it was probed (size:mtime {probed} -> {now}); rerun into a new output root to re-probe it")
+
+
 def is_remote(uri: str) -> bool:
     scheme = urlparse(uri).scheme
     return len(scheme) > 1 and scheme != "file"

@@ -10,9 +10,11 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from cluster.admission import InputPolicy
 from cluster.caption.settings import CaptionConfig
 from cluster.samples import DEFAULT_IMAGE_INSTRUCTIONS, DEFAULT_INSTRUCTIONS
 from cluster.tokens.profiles import TokenProfile
+from cluster.video.guard import GuardSettings
 
 
 class ConfigError(ValueError):
@@ -25,6 +27,18 @@ class _Section(BaseModel):
 
 class InputConfig(_Section):
     manifest: str = Field(description="folder, glob, or .jsonl/.parquet table with a `uri` column")
+    chunk_size: int = Field(64, ge=1, description="videos per committed chunk: the unit a resumed run skips or redoes")
+    allowed_schemes: list[str] = Field(
+        default_factory=lambda: ["file", "s3", "gs", "http", "https"],
+        description="URI schemes an input may use; others are refused as errored inputs",
+    )
+    allowed_roots: list[str] | None = Field(
+        None, description="folders or bucket prefixes inputs must lie under (after resolving symlinks); null: anywhere"
+    )
+
+    def policy(self) -> InputPolicy:
+        roots = tuple(self.allowed_roots) if self.allowed_roots is not None else None
+        return InputPolicy(tuple(s.lower() for s in self.allowed_schemes), roots)
 
 
 class OutputConfig(_Section):
@@ -112,6 +126,22 @@ class SampleConfig(_Section):
     image_samples: bool = Field(False, description="also write an image-only sample from the best keyframe, answered by the short caption")
 
 
+class DecoderConfig(_Section):
+    """Every decode runs in a child process of its worker: a native crash or a hang there
+    is retried on a fresh child, then recorded as that input's error; the job goes on."""
+
+    isolate: bool = True
+    timeout_s: float = Field(120.0, gt=0, description="time limit of one decode call...")
+    timeout_per_video_second: float = Field(1.0, ge=0, description="...plus this much per second of video it reads")
+    retries: int = Field(1, ge=0, description="fresh-child retries after a crash or timeout")
+    inject_faults: dict[str, Literal["crash", "hang"]] = Field(
+        default_factory=dict, description="chaos testing: URI substring -> make the decoder crash or hang on it"
+    )
+
+    def guard(self) -> GuardSettings:
+        return GuardSettings(self.isolate, self.timeout_s, self.timeout_per_video_second, self.retries, dict(self.inject_faults))
+
+
 class RayConfig(_Section):
     address: str | None = Field(None, description="cluster address; unset starts or joins a local Ray")
     num_cpus: int | None = Field(None, ge=1, description="CPUs for a local Ray started by the job")
@@ -127,14 +157,27 @@ class Config(_Section):
     dedup: DedupConfig = DedupConfig()
     sample: SampleConfig = SampleConfig()
     caption: CaptionConfig = CaptionConfig()
+    decoder: DecoderConfig = DecoderConfig()
     ray: RayConfig = RayConfig()
 
-    def digest(self) -> str:
-        """Hash of everything that shapes the output (not where it goes or how Ray runs)."""
+    def digest(self, sections: tuple[str, ...] | None = None) -> str:
+        """Hash of everything that shapes the output (not where it goes or how Ray runs),
+        or of the given sections only."""
         runtime = {"replicas", "gpus_per_replica", "cpus_per_replica", "batch_size", "allow_cpu_fallback", "openai", "vllm"}
         shaping = self.model_dump(
-            exclude={"output": {"root"}, "ray": True, "filters": True, "dedup": True, "caption": runtime}
+            exclude={
+                "input": {"chunk_size"},
+                "output": {"root"},
+                "ray": True,
+                "decoder": True,
+                "filters": True,
+                "dedup": True,
+                "scoring": {"actors", "cpus_per_actor", "batch_size"},
+                "caption": runtime,
+            }
         )
+        if sections:
+            shaping = {name: shaping[name] for name in sections}
         return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:16]
 
 

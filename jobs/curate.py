@@ -16,6 +16,7 @@ from cluster.caption.backends import CaptionUnavailable
 from cluster.pipeline.materialize_pass import prepare_captioning, run_materialize_pass, write_json
 from cluster.pipeline.segment_pass import ScoringUnavailable, prepare_scoring, run_segment_pass
 from cluster.pipeline.select_pass import run_select_pass
+from cluster.progress import record_step, step_digest, step_is_current
 from jobs.config import Config, ConfigError, load_config
 from jobs.manifest import ManifestError, read_manifest
 from jobs.ray_session import connect
@@ -36,12 +37,18 @@ def run(cfg: Config) -> dict:
     log.info("%d inputs from %s", len(manifest), cfg.input.manifest)
     timings = {}
     start = time.perf_counter()
-    run_segment_pass(cfg, manifest, out_root, scoring)
+    segment_chunks = run_segment_pass(cfg, manifest, out_root, scoring)
     timings["segment"] = time.perf_counter() - start
-    run_select_pass(cfg, out_root)
+    select_digest = step_digest(out_root, "segment", cfg.model_dump(include={"filters", "dedup"}))
+    if step_is_current(out_root, "select", select_digest):
+        log.info("select pass: candidates and thresholds unchanged since the last run; selection/ kept")
+    else:
+        run_select_pass(cfg, out_root)
+        record_step(out_root, "select", select_digest)
     timings["select"] = time.perf_counter() - start - timings["segment"]
     summary = run_materialize_pass(cfg, manifest, out_root, captioning)
     timings["materialize"] = time.perf_counter() - start - timings["segment"] - timings["select"]
+    summary["chunks"] = {"segment": segment_chunks, "materialize": summary["chunks"]}
     summary["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
     write_json(out_root / "summary.json", summary)
     check(summary)

@@ -28,7 +28,9 @@ def build_demo(out: Path) -> Path:
     videos = out / "videos"
     rows = []
     for seed, (name, scenes, (w, h), text) in enumerate(SAMPLES):
-        path, _ = write_scene_video(videos / name, scenes, width=w, height=h, fps=25, seed=seed)
+        path = videos / name
+        if not path.exists():  # a rerun resumes on the same files
+            write_scene_video(path, scenes, width=w, height=h, fps=25, seed=seed)
         rows.append({"uri": str(path.resolve()), "description": text})
     broken = videos / "not_a_video.mp4"
     broken.write_text("this is not a video\n")

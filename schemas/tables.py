@@ -39,9 +39,12 @@ _ERROR_FIELDS = [
 # Pass 1: one row per segment, or one row per video that produced no segment.
 CANDIDATES = pa.schema(
     [
+        ("input_index", pa.int64()),  # position in the manifest: duplicates are separate inputs
+        ("video_rows", pa.int32()),  # rows this input produced, so a resumed run knows it is complete
         ("video_id", pa.string()),
         ("segment_id", pa.string()),
         ("uri", pa.string()),
+        ("source_fingerprint", pa.string()),  # size:mtime (or ETag) when probed
         *[(name, pa.string()) for name in TEXT_FIELDS],
         ("status", pa.string()),  # ok | filtered | error
         ("reason", pa.string()),  # why filtered
@@ -167,6 +170,16 @@ ERRORS = pa.schema(
 )
 
 
+# Every manifest entry's outcome: the per-input view of summary.json.
+INPUTS = pa.schema(
+    [
+        ("input_index", pa.int64()),
+        ("uri", pa.string()),
+        ("outcome", pa.string()),  # kept | filtered | errored
+        ("reason", pa.string()),  # "sample" when kept; the filter reason; "stage:ErrorType"
+    ]
+)
+
 # Pass 3 in flight: a sample being built, with what the stages between need.
 PASS3_WORK = pa.schema(
     [
@@ -177,6 +190,7 @@ PASS3_WORK = pa.schema(
         *_ERROR_FIELDS,
         ("manifest_text", pa.string()),
         ("embedding", pa.list_(pa.float32())),
+        ("segment_rows", pa.int32()),  # rows this segment ends as (a video and an image sample: 2)
     ]
 )
 

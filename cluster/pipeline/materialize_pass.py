@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.dataset as pads
+import pyarrow.parquet as pq
 import ray
 
 from ray.data import ActorPoolStrategy
@@ -21,12 +22,12 @@ from cluster.caption.backends import check_captioner
 from cluster.caption.placement import Placement, place_captioner
 from cluster.models.clip import ClipSpec
 from cluster.pipeline.segment_pass import actor_cpu_share
-from cluster.sink import ShardWriter
+from cluster.progress import ChunkLedger
 from cluster.stages.caption_score_stage import ScoreCaptions
 from cluster.stages.caption_stage import CaptionSegments
 from cluster.stages.compose_stage import ComposeSamples, ComposeSettings
 from cluster.stages.materialize_stage import MaterializeSegment, SampleSettings
-from schemas.tables import CANDIDATES, DATASET, ERRORS, SELECTION
+from schemas.tables import CANDIDATES, DATASET, ERRORS, INPUTS, SELECTION, table_from_rows
 from schemas.trainer import dataset_info, trainer_args
 
 log = logging.getLogger(__name__)
@@ -53,47 +54,104 @@ def prepare_captioning(cfg, clip_spec: ClipSpec) -> CaptionPlan | None:
 
 
 def run_materialize_pass(cfg, manifest: list[dict], out_root: Path, captioning: CaptionPlan | None) -> dict:
+    """Write samples for the kept segments of every chunk not committed by an earlier run,
+    then account for every input from all chunks' outcomes."""
     candidates = pads.dataset(out_root / "candidates", schema=CANDIDATES, format="parquet").to_table().to_pylist()
     decisions = pads.dataset(out_root / "selection", schema=SELECTION, format="parquet").to_table().to_pylist()
     selection = {d["segment_id"]: d["drop_reason"] for d in decisions if d["segment_id"]}
     clustering = {d["segment_id"]: {k: d[k] for k in ("cluster_id", "duplicate_group")} for d in decisions if d["segment_id"]}
-    kept = [
-        {**c, **clustering[c["segment_id"]]}
-        for c in candidates
-        if c["segment_id"] and selection.get(c["segment_id"], "missing") is None
-    ]
 
-    samples = ShardWriter(out_root / "dataset", DATASET, cfg.output.rows_per_shard)
-    errors = ShardWriter(out_root / "errors", ERRORS, cfg.output.rows_per_shard)
+    size = cfg.input.chunk_size
+    chunks = -(-len(manifest) // size)
+    kept: dict[int, list[dict]] = {c: [] for c in range(chunks)}
+    failed_before: dict[int, list[dict]] = {c: [] for c in range(chunks)}
     for row in candidates:
+        chunk = row["input_index"] // size
         if row["status"] == "error":
-            errors.add({"input": row["uri"], **row})
+            failed_before[chunk].append({"input": row["uri"], **row})
+        elif row["segment_id"] and selection.get(row["segment_id"], "missing") is None:
+            kept[chunk].append({**row, **clustering[row["segment_id"]]})
 
-    written: set[str] = set()
-    failed: dict[str, str] = {}
-    max_tokens = 0
-    if kept:
-        for batch in _samples(cfg, kept, out_root, captioning).iter_batches(batch_format="pyarrow", batch_size=None):
-            for row in batch.to_pylist():
+    ledger = ChunkLedger(out_root, "materialize", cfg.digest(), ("dataset", "errors"))
+    done = ledger.committed({c: sorted(r["segment_id"] for r in kept[c]) for c in kept})
+    todo = {c: rows for c, rows in kept.items() if c not in done}
+    log.info("materialize pass: %d chunks; %d committed by an earlier run", chunks, len(done))
+    assembler = SampleAssembler(todo, failed_before, ledger, cfg.output.rows_per_shard)
+    segments = [row for rows in todo.values() for row in rows]
+    if segments:
+        for batch in _samples(cfg, segments, out_root, captioning).iter_batches(batch_format="pyarrow", batch_size=None):
+            assembler.add(batch.to_pylist())
+    assembler.finish()
+
+    outcomes = {**done, **assembler.outcomes}
+    written = {sid for o in outcomes.values() for sid, (kind, _) in o["segments"].items() if kind == "sample"}
+    failed = {sid: why for o in outcomes.values() for sid, (kind, why) in o["segments"].items() if kind == "error"}
+    selection.update({sid: why for o in outcomes.values() for sid, (kind, why) in o["segments"].items() if kind == "filtered"})
+    summary, per_input = summarize(manifest, candidates, selection, written, failed)
+    pq.write_table(table_from_rows(per_input, INPUTS), out_root / "inputs.parquet.tmp")
+    (out_root / "inputs.parquet.tmp").replace(out_root / "inputs.parquet")
+    summary["samples"] = sum(o["rows"] for o in outcomes.values())
+    summary["chunks"] = {"chunks": chunks, "committed_before": len(done), "run": len(todo)}
+    max_tokens = max((o["max_tokens"] for o in outcomes.values()), default=0)
+    write_json(out_root / "dataset_info.json", dataset_info(cfg.sample.include_image or cfg.sample.image_samples))
+    write_json(out_root / "trainer_args.json", trainer_args(cfg.tokens.profile(), str(out_root.resolve()), max_tokens))
+    log.info("materialize pass: %d samples from %d segments, %d segment errors", summary["samples"], len(written), len(failed))
+    return summary
+
+
+class SampleAssembler:
+    """Collects pass-3 rows as they stream in and commits a chunk (its samples, its errors
+    from every pass, and each kept segment's outcome) once all its segments are done."""
+
+    def __init__(self, todo: dict[int, list[dict]], failed_before: dict[int, list[dict]], ledger: ChunkLedger, rows_per_shard: int):
+        self.ledger, self.rows_per_shard, self.failed_before = ledger, rows_per_shard, failed_before
+        self.chunk_of = {r["segment_id"]: c for c, rows in todo.items() for r in rows}
+        self.rows: dict[int, dict[str, list[dict]]] = {c: {r["segment_id"]: [] for r in rows} for c, rows in todo.items()}
+        self.outcomes: dict[int, dict] = {}
+        for chunk in list(self.rows):
+            self._commit_if_complete(chunk)
+
+    def add(self, rows: list[dict]) -> None:
+        for row in rows:
+            chunk = self.chunk_of[row["segment_id"]]
+            self.rows[chunk][row["segment_id"]].append(row)
+        for chunk in {self.chunk_of[row["segment_id"]] for row in rows}:
+            self._commit_if_complete(chunk)
+
+    def finish(self) -> None:
+        if self.rows:
+            missing = [sid for rows in self.rows.values() for sid, got in rows.items() if not _complete(got)]
+            raise RuntimeError(f"materialize pass ended with {len(missing)} segments unreported, e.g. {missing[:5]}; rerun to resume")
+
+    def _commit_if_complete(self, chunk: int) -> None:
+        segments = self.rows[chunk]
+        if not all(_complete(got) for got in segments.values()):
+            return
+        samples = self.ledger.writer(chunk, "dataset", DATASET, self.rows_per_shard)
+        errors = self.ledger.writer(chunk, "errors", ERRORS, self.rows_per_shard)
+        for row in self.failed_before[chunk]:
+            errors.add(row)
+        outcome: dict[str, list] = {}
+        max_tokens = 0
+        for sid in sorted(segments):
+            for row in sorted(segments[sid], key=lambda r: r["id"] or ""):
                 if row["status"] == "ok":
                     samples.add(row)
-                    written.add(row["segment_id"])
+                    outcome[sid] = ["sample", None]
                     max_tokens = max(max_tokens, row["total_tokens"])
                 elif row["status"] == "filtered":
-                    selection[row["segment_id"]] = row["reason"]
+                    outcome[sid] = ["filtered", row["reason"]]
                 else:
                     errors.add(row)
-                    failed[row["segment_id"]] = f"{row['stage']}:{row['error_type']}"
-    rows = samples.close()
-    errors.close()
+                    outcome[sid] = ["error", f"{row['stage']}:{row['error_type']}"]
+        self.outcomes[chunk] = {"segments": outcome, "rows": samples.close(), "max_tokens": max_tokens}
+        errors.close()
+        self.ledger.commit(chunk, sorted(segments), self.outcomes[chunk])
+        del self.rows[chunk]
 
-    summary = summarize(manifest, candidates, selection, written, failed)
-    summary["samples"] = rows
-    profile = cfg.tokens.profile()
-    write_json(out_root / "dataset_info.json", dataset_info(cfg.sample.include_image or cfg.sample.image_samples))
-    write_json(out_root / "trainer_args.json", trainer_args(profile, str(out_root.resolve()), max_tokens))
-    log.info("materialize pass: %d samples from %d segments, %d segment errors", rows, len(written), len(failed))
-    return summary
+
+def _complete(rows: list[dict]) -> bool:
+    return bool(rows) and len(rows) == rows[0]["segment_rows"]
 
 
 def _samples(cfg, kept: list[dict], out_root: Path, captioning: CaptionPlan | None) -> ray.data.Dataset:
@@ -141,6 +199,7 @@ def _settings(cfg, out_root: Path) -> SampleSettings:
         jpeg_quality=cfg.output.jpeg_quality,
         write_still=cfg.sample.include_image or cfg.sample.image_samples,
         config_hash=cfg.digest(),
+        guard=cfg.decoder.guard(),
     )
 
 

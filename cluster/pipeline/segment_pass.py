@@ -10,13 +10,17 @@ import open_clip
 import ray
 from ray.data import ActorPoolStrategy
 
+from cluster import ids
+from cluster.admission import ForbiddenInput, InputPolicy, check_uri
 from cluster.models import aesthetic, clip, presets
-from cluster.sink import ShardWriter
+from cluster.progress import ChunkLedger
+from cluster.stages.errors import error_fields
 from cluster.stages.keyframe_stage import DecodeKeyframes
 from cluster.stages.score_stage import ScoreSegments, ScoreSettings
 from cluster.stages.segment_stage import SegmentVideo, SplitSettings
 from cluster.video.cuts import CutParams
-from schemas.tables import CANDIDATES
+from cluster.video.guard import GuardSettings
+from schemas.tables import CANDIDATES, TEXT_FIELDS
 
 log = logging.getLogger(__name__)
 
@@ -48,31 +52,119 @@ def prepare_scoring(scoring) -> ScoreSettings:
     return ScoreSettings(spec, head, scoring.aesthetic_head_path, scoring.aesthetic_aggregate, not spec.random_init)
 
 
-def run_segment_pass(cfg, manifest: list[dict], out_root: Path, scoring: ScoreSettings) -> int:
-    writer = ShardWriter(out_root / "candidates", CANDIDATES, cfg.output.rows_per_shard)
-    if manifest:
-        ds = ray.data.from_items(manifest, override_num_blocks=min(len(manifest), MAX_BLOCKS))
-        ds = ds.flat_map(_conformed(SegmentVideo(_split_settings(cfg.split))), num_cpus=1)
-        short_side = open_clip.get_model_config(scoring.clip.model)["vision_cfg"]["image_size"]
-        ds = ds.map(DecodeKeyframes(cfg.scoring.keyframes, short_side), num_cpus=1)
-        gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
-        actor_cpus = actor_cpu_share(cfg.scoring.cpus_per_actor, ray.cluster_resources().get("CPU", 0))
-        log.info("scoring actors: %s, %s CPU each", "1 GPU each" if gpus else "CPU only (the cluster has no GPU)", actor_cpus)
-        ds = ds.map_batches(
-            ScoreSegments,
-            fn_constructor_args=(scoring,),
-            batch_size=cfg.scoring.batch_size,
-            batch_format="pyarrow",
-            compute=ActorPoolStrategy(min_size=1, max_size=cfg.scoring.actors),
-            num_cpus=actor_cpus,
-            num_gpus=gpus,
-        )
-        for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
+def run_segment_pass(cfg, manifest: list[dict], out_root: Path, scoring: ScoreSettings) -> dict:
+    """Segment and score every input not yet committed by an earlier run; returns how many
+    chunks were already done and how many ran."""
+    entries = [{**row, "input_index": i} for i, row in enumerate(manifest)]
+    size = cfg.input.chunk_size
+    chunks = [entries[i : i + size] for i in range(0, len(entries), size)]
+    ledger = ChunkLedger(out_root, "segment", cfg.digest(("input", "split", "scoring")), ("candidates",))
+    done = ledger.committed({c: [r["uri"] for r in rows] for c, rows in enumerate(chunks)})
+    todo = {c: rows for c, rows in enumerate(chunks) if c not in done}
+    log.info("segment pass: %d chunks of up to %d inputs; %d committed by an earlier run", len(chunks), size, len(done))
+    assembler = ChunkAssembler(todo, ledger, cfg.output.rows_per_shard)
+    videos = assembler.admit(cfg.input.policy(), duplicates(manifest))
+    if videos:
+        for batch in _scored(cfg, videos, scoring).iter_batches(batch_format="pyarrow", batch_size=None):
             for row in batch.to_pylist():
+                assembler.add(row)
+    assembler.finish()
+    return {"chunks": len(chunks), "committed_before": len(done), "run": len(todo)}
+
+
+def duplicates(manifest: list[dict]) -> set[int]:
+    """Positions of entries whose uri appeared earlier in the manifest."""
+    seen: set[str] = set()
+    repeated = set()
+    for i, row in enumerate(manifest):
+        if row["uri"] in seen:
+            repeated.add(i)
+        seen.add(row["uri"])
+    return repeated
+
+
+def _scored(cfg, videos: list[dict], scoring: ScoreSettings) -> ray.data.Dataset:
+    ds = ray.data.from_items(videos, override_num_blocks=min(len(videos), MAX_BLOCKS))
+    ds = ds.flat_map(_conformed(SegmentVideo(_split_settings(cfg.split, cfg.decoder.guard()))), num_cpus=1)
+    short_side = open_clip.get_model_config(scoring.clip.model)["vision_cfg"]["image_size"]
+    ds = ds.map(DecodeKeyframes(cfg.scoring.keyframes, short_side, cfg.decoder.guard()), num_cpus=1)
+    gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
+    actor_cpus = actor_cpu_share(cfg.scoring.cpus_per_actor, ray.cluster_resources().get("CPU", 0))
+    log.info("scoring actors: %s, %s CPU each", "1 GPU each" if gpus else "CPU only (the cluster has no GPU)", actor_cpus)
+    return ds.map_batches(
+        ScoreSegments,
+        fn_constructor_args=(scoring,),
+        batch_size=cfg.scoring.batch_size,
+        batch_format="pyarrow",
+        compute=ActorPoolStrategy(min_size=1, max_size=cfg.scoring.actors),
+        num_cpus=actor_cpus,
+        num_gpus=gpus,
+    )
+
+
+class ChunkAssembler:
+    """Collects pass-1 rows as they stream in (in any order) and commits a chunk as soon as
+    every one of its inputs has delivered all its rows. Inputs refused on the driver
+    (duplicates, forbidden locations) are rows of their chunk without any video work."""
+
+    def __init__(self, todo: dict[int, list[dict]], ledger: ChunkLedger, rows_per_shard: int):
+        self.todo, self.ledger, self.rows_per_shard = todo, ledger, rows_per_shard
+        self.chunk_of = {e["input_index"]: c for c, entries in todo.items() for e in entries}
+        self.rows: dict[int, dict[int, list[dict]]] = {c: {e["input_index"]: [] for e in entries} for c, entries in todo.items()}
+
+    def admit(self, policy: InputPolicy, repeated: set[int]) -> list[dict]:
+        """Record refused inputs, commit chunks that need no video work; the rest to run."""
+        videos = []
+        for entries in self.todo.values():
+            for entry in entries:
+                refused = refusal(entry, policy, entry["input_index"] in repeated)
+                if refused:
+                    self.rows[self.chunk_of[entry["input_index"]]][entry["input_index"]].append(refused)
+                else:
+                    videos.append(entry)
+        for chunk in list(self.rows):
+            self._commit_if_complete(chunk)
+        return videos
+
+    def add(self, row: dict) -> None:
+        chunk = self.chunk_of[row["input_index"]]
+        self.rows[chunk][row["input_index"]].append(row)
+        self._commit_if_complete(chunk)
+
+    def finish(self) -> None:
+        missing = [self.todo[c][0]["uri"] for c in self.rows]
+        if missing:
+            raise RuntimeError(f"segment pass ended with chunks incomplete (first inputs: {missing[:5]}); rerun to resume")
+
+    def _commit_if_complete(self, chunk: int) -> None:
+        inputs = self.rows[chunk]
+        if not all(got and len(got) == (got[0]["video_rows"] or 1) for got in inputs.values()):
+            return
+        writer = self.ledger.writer(chunk, "candidates", CANDIDATES, self.rows_per_shard)
+        for index in sorted(inputs):
+            for row in sorted(inputs[index], key=lambda r: r.get("segment_index") or 0):
                 writer.add(row)
-    rows = writer.close()
-    log.info("segment pass: %d inputs -> %d candidate rows", len(manifest), rows)
-    return rows
+        self.ledger.commit(chunk, [e["uri"] for e in self.todo[chunk]], {"rows": writer.close()})
+        del self.rows[chunk]
+
+
+def refusal(entry: dict, policy: InputPolicy, repeated: bool) -> dict | None:
+    """The candidate row of an input refused before any work, or None."""
+    uri = entry["uri"]
+    base = {
+        "uri": uri,
+        "input_index": entry["input_index"],
+        "video_id": ids.video_id(uri),
+        "video_rows": 1,
+        **{k: entry.get(k) for k in TEXT_FIELDS},
+    }
+    if repeated:
+        return {**base, "status": "filtered", "reason": "duplicate_input"}
+    try:
+        check_uri(uri, policy)
+    except ForbiddenInput as exc:
+        return {**base, **error_fields("admission", uri, exc)}
+    return None
 
 
 def actor_cpu_share(wanted: float, total: float) -> float:
@@ -85,8 +177,9 @@ def actor_cpu_share(wanted: float, total: float) -> float:
     return fitted
 
 
-def _split_settings(s) -> SplitSettings:
+def _split_settings(s, guard: GuardSettings) -> SplitSettings:
     return SplitSettings(
+        guard=guard,
         mode=s.mode,
         min_seconds=s.min_seconds,
         max_seconds=s.max_seconds,

@@ -40,7 +40,11 @@ class ComposeSamples:
         self.settings = settings
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        return table_from_rows([out for row in batch.to_pylist() for out in self.compose(row)], PASS3_WORK)
+        out = []
+        for row in batch.to_pylist():
+            samples = self.compose(row)
+            out.extend({**sample, "segment_rows": len(samples)} for sample in samples)
+        return table_from_rows(out, PASS3_WORK)
 
     def compose(self, row: dict) -> list[dict]:
         if row["status"] != "ok":

@@ -13,9 +13,10 @@ import numpy as np
 from PIL import Image
 
 from cluster.scores import REDUNDANCY_SIZE, frame_differences, redundancy_score
-from cluster.storage import local_copy
+from cluster.storage import check_unchanged, local_copy
 from cluster.stages.errors import error_fields
 from cluster.video.decode import read_frames_at
+from cluster.video.guard import GuardSettings, guarded
 
 JPEG_QUALITY = 95
 
@@ -37,9 +38,10 @@ class DecodeKeyframes:
     """Callable for `Dataset.map`: adds `keyframes` (JPEG bytes), `keyframe_times`,
     `keyframe_diffs` and `redundancy` to ok rows; other rows pass through."""
 
-    def __init__(self, count: int, short_side: int):
+    def __init__(self, count: int, short_side: int, guard: GuardSettings):
         self.count = count
         self.short_side = short_side
+        self.guard = guard
 
     def __call__(self, row: dict) -> dict:
         row = {**row, "keyframes": []}
@@ -49,8 +51,10 @@ class DecodeKeyframes:
         times = keyframe_times(row["start_s"], row["end_s"], self.count)
         size = model_size(probe["display_height"], probe["display_width"], self.short_side)
         try:
+            check_unchanged(row["uri"], row["source_fingerprint"])
             with local_copy(row["uri"]) as path:
-                frames = read_frames_at(path, times, probe["start_time"], probe["rotation"], size)
+                args = (path, times, probe["start_time"], probe["rotation"], size)
+                frames = guarded(self.guard, row["uri"], 0.0, read_frames_at, *args)
         except Exception as exc:
             return {**row, **error_fields("keyframes", row["uri"], exc)}
         diffs = frame_differences(np.stack([_gray(f) for f in frames]))

@@ -17,12 +17,13 @@ import pyarrow as pa
 
 from cluster import ids
 from cluster.samples import manifest_caption
-from cluster.storage import local_copy
+from cluster.storage import check_unchanged, local_copy
 from cluster.stages.errors import error_fields
 from cluster.tokens.budget import OverBudget, fit_video
 from cluster.tokens.profiles import TokenProfile
 from cluster.tokens.sampling import VideoPlan, plan_image
 from cluster.video.decode import read_frames_at
+from cluster.video.guard import GuardSettings, guarded
 from cluster.video.media import write_clip, write_jpegs
 from cluster.video.probe import probe_video
 from schemas.tables import PASS3_WORK, PIPELINE_VERSION, table_from_rows
@@ -40,6 +41,7 @@ class SampleSettings:
     jpeg_quality: int
     write_still: bool  # the best keyframe as an image (include_image or image_samples)
     config_hash: str
+    guard: GuardSettings
 
 
 class MaterializeSegment:
@@ -56,6 +58,7 @@ class MaterializeSegment:
     def materialize(self, row: dict) -> dict:
         stage = "decode"
         try:
+            check_unchanged(row["uri"], row["source_fingerprint"])
             with local_copy(row["uri"]) as path:
                 timestamps = self._timeline(row["uri"], path)
                 plan, profile, note = self._plan(row)
@@ -69,7 +72,7 @@ class MaterializeSegment:
 
     def _timeline(self, uri: str, path: str) -> np.ndarray:
         if uri not in self._timelines:
-            self._timelines[uri] = probe_video(path).timestamps
+            self._timelines[uri] = guarded(self.settings.guard, uri, 0.0, probe_video, path).timestamps
             if len(self._timelines) > 4:
                 self._timelines.popitem(last=False)
         return self._timelines[uri]
@@ -98,7 +101,10 @@ class MaterializeSegment:
         sample = ids.sample_id(row["segment_id"], "video", profile.name)
         rel = Path("media") / sample[1:3] / sample
         absolute = [row["start_frame"] + i for i in plan.indices]
-        frames = read_frames_at(path, timestamps[absolute], probe["start_time"], probe["rotation"], plan.stored_size)
+        frames = guarded(
+            s.guard, row["uri"], row["duration_s"], read_frames_at,
+            path, timestamps[absolute], probe["start_time"], probe["rotation"], plan.stored_size,
+        )
         out: dict = {"sample_id": sample, "frames": [], "clip": None, "image": None}
         if s.media in ("frames", "both"):
             out["frames"] = [str(p.relative_to(root)) for p in write_jpegs(frames, root / rel, s.jpeg_quality)]
@@ -107,7 +113,10 @@ class MaterializeSegment:
             out["clip"] = str(clip.relative_to(root))
         if s.write_still:
             image_plan = self._image_plan(row)
-            (still,) = read_frames_at(path, [_best_keyframe(row, timestamps[absolute])], probe["start_time"], probe["rotation"], image_plan.stored_size)
+            when = [_best_keyframe(row, timestamps[absolute])]
+            (still,) = guarded(
+                s.guard, row["uri"], 0.0, read_frames_at, path, when, probe["start_time"], probe["rotation"], image_plan.stored_size
+            )
             out["image"] = str(write_jpegs([still], root / rel / "image", s.jpeg_quality)[0].relative_to(root))
         return out
 

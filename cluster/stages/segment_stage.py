@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from cluster import ids
-from cluster.storage import local_copy
+from cluster.storage import fingerprint, local_copy
 from cluster.stages.errors import error_fields
 from cluster.tokens.geometry import MAX_RATIO
 from cluster.video.cuts import CutParams, detect_cuts, frame_scores
 from cluster.video.decode import iter_analysis_frames
+from cluster.video.guard import GuardSettings, guarded
 from cluster.video.probe import VideoProbe, probe_video
 from cluster.video.split import Segment, split_timeline
 from schemas.tables import TEXT_FIELDS
@@ -25,6 +28,7 @@ class SplitSettings:
     min_seconds: float
     max_seconds: float
     cut_params: CutParams
+    guard: GuardSettings
 
 
 class SegmentVideo:
@@ -34,24 +38,49 @@ class SegmentVideo:
         self.settings = settings
 
     def __call__(self, row: dict) -> list[dict]:
+        rows = self._rows(row)
+        return [{**r, "video_rows": len(rows)} for r in rows]
+
+    def _rows(self, row: dict) -> list[dict]:
         uri = row["uri"]
-        base = {"uri": uri, "video_id": ids.video_id(uri), **{k: _text(row.get(k)) for k in TEXT_FIELDS}}
-        stage = "probe"
+        base = {
+            "uri": uri,
+            "input_index": row["input_index"],
+            "video_id": ids.video_id(uri),
+            **{k: _text(row.get(k)) for k in TEXT_FIELDS},
+        }
+        stage, guard = "probe", self.settings.guard
         try:
+            base["source_fingerprint"] = fingerprint(uri)
             with local_copy(uri) as path:
-                probe = probe_video(path)
+                probe = guarded(guard, uri, 0.0, probe_video, path)
                 if probe.display_aspect_ratio > MAX_RATIO or 1 / probe.display_aspect_ratio > MAX_RATIO:
                     return [{**base, **_video_fields(probe), "status": "filtered", "reason": "extreme_aspect_ratio"}]
                 stage = "split"
-                segments = self._segments(path, probe)
+                segments = guarded(guard, uri, probe.duration, segments_of, path, probe, self.settings)
         except Exception as exc:
             return [{**base, **error_fields(stage, uri, exc)}]
         return [_segment_row(base, probe, i, seg) for i, seg in enumerate(segments)]
 
-    def _segments(self, path: str, probe: VideoProbe) -> list[Segment]:
-        s = self.settings
-        cuts = detect_cuts(frame_scores(iter_analysis_frames(path)), s.cut_params) if s.mode == "scenes" else []
-        return split_timeline(probe.timestamps, probe.duration, cuts, s.min_seconds, s.max_seconds)
+
+def segments_of(path: str, probe: VideoProbe, s: SplitSettings) -> list[Segment]:
+    """Cut detection (one streaming low-resolution decode) and splitting; runs in the
+    decoder child."""
+    cuts: list[int] = []
+    if s.mode == "scenes":
+        times: list[float | None] = []
+        found = detect_cuts(frame_scores(iter_analysis_frames(path, times)), s.cut_params)
+        cuts = probe_indices(found, times, probe)
+    return split_timeline(probe.timestamps, probe.duration, cuts, s.min_seconds, s.max_seconds)
+
+
+def probe_indices(cuts: list[int], times: list[float | None], probe: VideoProbe) -> list[int]:
+    """Cut positions in the decoded sequence → indices into the probe's frame timeline.
+    They differ when damaged packets were skipped; without timestamps they are the same."""
+    if not cuts or any(t is None for t in times):
+        return cuts
+    relative = np.asarray([times[c] for c in cuts]) - probe.start_time
+    return sorted(set(np.searchsorted(probe.timestamps, relative - 1e-6).tolist()))
 
 
 def _text(value: object) -> str | None:

@@ -6,11 +6,14 @@ in memory; long videos are read as a stream.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator, Sequence
 
 import av
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 # Luma grid of the low-resolution pass; chroma planes are sampled at half of it.
 ANALYSIS_SIZE = (36, 64)
@@ -28,8 +31,30 @@ def _open_video_stream(container: av.container.InputContainer) -> av.VideoStream
     return stream
 
 
-def iter_analysis_frames(path: str, batch_size: int = 256) -> Iterator[np.ndarray]:
-    """Yield batches of (N, 36*64 + 2*18*32) uint8 YUV thumbnails of every frame, in order.
+def decoded_frames(container: av.container.InputContainer, stream: av.VideoStream) -> Iterator[av.VideoFrame]:
+    """Every frame the decoder can produce. A packet it rejects (corrupt data mid-file) is
+    skipped, and a container that ends in garbage (a truncated file) ends the stream, so
+    the frames around damage are lost but never the whole video."""
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except av.InvalidDataError:
+            log.info("%s: unreadable data after %s; stopping there", container.name, stream.frames)
+            return
+        try:
+            frames = packet.decode()
+        except av.InvalidDataError:
+            log.info("%s: skipped a corrupt packet at pts %s", container.name, packet.pts)
+            continue
+        yield from frames
+
+
+def iter_analysis_frames(path: str, times: list[float | None] | None = None, batch_size: int = 256) -> Iterator[np.ndarray]:
+    """Yield batches of (N, 36*64 + 2*18*32) uint8 YUV thumbnails of every decodable frame,
+    in order; each frame's presentation time (None without timestamps) goes to `times`.
 
     Plane strides are sampled directly from the decoder's buffers: no colour conversion or
     scaling pass, which would cost more than decoding itself at 720p.
@@ -40,7 +65,9 @@ def iter_analysis_frames(path: str, batch_size: int = 256) -> Iterator[np.ndarra
         # 64x36 thumbnail can show.
         stream.codec_context.options = {"skip_loop_filter": "all"}
         batch: list[np.ndarray] = []
-        for frame in container.decode(stream):
+        for frame in decoded_frames(container, stream):
+            if times is not None:
+                times.append(frame.time)
             batch.append(_thumbnail(frame))
             if len(batch) == batch_size:
                 yield np.stack(batch)
@@ -92,7 +119,7 @@ def read_frames_at(
             container.seek(int((start_time + max(wanted[0] - 1.0, 0.0)) / stream.time_base), stream=stream, backward=True)
         rate = float(stream.average_rate or stream.guessed_rate or 25)
         previous: tuple[float, av.VideoFrame] | None = None
-        for count, frame in enumerate(container.decode(stream)):
+        for count, frame in enumerate(decoded_frames(container, stream)):
             # raw elementary streams decode without timestamps: count frames instead
             t = float(frame.time) - start_time if seekable and frame.time is not None else count / rate
             while len(out) < len(wanted) and t >= wanted[len(out)] - 1e-6:

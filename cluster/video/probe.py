@@ -103,6 +103,8 @@ def _read_header(path: str) -> dict:
     with container:
         if not container.streams.video:
             raise ProbeError(f"{path}: the file has no video stream")
+        if container.format.name == "image2" or container.format.name.endswith("_pipe"):
+            raise ProbeError(f"{path}: a still image ({container.format.name}), not a video")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         first = _first_frame(container, stream, path)

@@ -46,8 +46,9 @@ def vidcurate(path: str) -> dict:
     from cluster.tokens.profiles import TokenProfile
     from cluster.tokens.sampling import plan_video
     from cluster.video.cuts import CutParams
+    from cluster.video.guard import GuardSettings
 
-    rows = SegmentVideo(SplitSettings("scenes", 2.0, 20.0, CutParams()))({"uri": path})
+    rows = SegmentVideo(SplitSettings("scenes", 2.0, 20.0, CutParams(), GuardSettings()))({"uri": path, "input_index": 0})
     profile = TokenProfile(consumer="qwen-vl-utils")
     tokens = 0
     for row in rows:

@@ -24,6 +24,7 @@ from cluster.models.aesthetic import HEADS
 from cluster.models.clip import ClipSpec
 from cluster.stages.keyframe_stage import DecodeKeyframes
 from cluster.stages.score_stage import ScoreSegments, ScoreSettings
+from cluster.video.guard import GuardSettings
 from cluster.video.probe import probe_video
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "videos"
@@ -32,7 +33,7 @@ KEYFRAMES = 4
 
 def keyframe_rows(segments: int) -> list[dict]:
     videos = sorted(SHARED.iterdir())
-    decode = DecodeKeyframes(KEYFRAMES, 224)
+    decode = DecodeKeyframes(KEYFRAMES, 224, GuardSettings())
     rows = []
     for i in range(segments):
         path = videos[i % len(videos)]
@@ -40,7 +41,7 @@ def keyframe_rows(segments: int) -> list[dict]:
         span = probe.duration / 3
         start = (i // len(videos)) % 3 * span
         row = {"uri": str(path), "status": "ok", "start_s": start, "end_s": start + span,
-               "probe": probe.metadata(), "title": "a video", "video_id": f"v{i}", "segment_id": f"s{i}"}
+               "probe": probe.metadata(), "source_fingerprint": None, "title": "a video", "video_id": f"v{i}", "segment_id": f"s{i}"}
         rows.append(decode(row))
     return rows
 
