@@ -5,6 +5,7 @@ killed worker with exactly the output of an uninterrupted run."""
 from __future__ import annotations
 
 import json
+import math
 import operator
 import os
 import shutil
@@ -341,6 +342,18 @@ def _rows(out: Path) -> list[dict]:
     return sorted(rows, key=lambda r: r["id"])
 
 
+def _same(a, b) -> bool:
+    """Equal, floats to float32 precision: CLIP scores a segment in whatever batch it lands
+    in, and batch composition moves the last bits of a float32 matmul."""
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-5, abs_tol=1e-6)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
 def test_a_killed_driver_resumes_to_exactly_the_uninterrupted_output(ray_head, resume_inputs, reference):
     root, manifest = resume_inputs
     config = root / "resumed.json"
@@ -362,7 +375,7 @@ def test_a_killed_driver_resumes_to_exactly_the_uninterrupted_output(ray_head, r
     assert finished.returncode == 0, finished.stderr[-3000:]
     summary = json.loads((root / "resumed" / "summary.json").read_text())
     assert summary["chunks"]["segment"]["committed_before"] == committed
-    assert _rows(root / "resumed") == _rows(reference[0])
+    assert _same(_rows(root / "resumed"), _rows(reference[0]))
     assert summary["videos"] == reference[1]["videos"] and summary["segments"] == reference[1]["segments"]
     assert not (root / "resumed" / "_staging").exists()
 
@@ -371,7 +384,7 @@ def test_a_killed_driver_resumes_to_exactly_the_uninterrupted_output(ray_head, r
     rerun = json.loads((root / "resumed" / "summary.json").read_text())["chunks"]
     assert rerun["segment"]["run"] == 0 and rerun["materialize"]["run"] == 0  # no video work
     assert "Running Dataset" not in again.stderr
-    assert _rows(root / "resumed") == _rows(reference[0])
+    assert _same(_rows(root / "resumed"), _rows(reference[0]))
 
 
 def test_a_worker_killed_mid_task_is_retried_without_losing_or_duplicating_rows(ray_head, resume_inputs, reference):
@@ -396,4 +409,4 @@ def test_a_worker_killed_mid_task_is_retried_without_losing_or_duplicating_rows(
     killer.join()
     assert killed, "no decoding worker was seen to kill"
     assert summary["balanced"] and summary["segments"] == reference[1]["segments"]
-    assert _rows(root / "worker_killed") == _rows(reference[0])
+    assert _same(_rows(root / "worker_killed"), _rows(reference[0]))
