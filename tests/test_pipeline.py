@@ -2,6 +2,7 @@
 samples valid for the trainer, counts equal to what the processor produces."""
 
 import json
+import shutil
 import socket
 import subprocess
 from pathlib import Path
@@ -9,11 +10,14 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+import yaml
 from PIL import Image
 
 from cluster.video.synth import scene_frames, write_video
 from jobs.config import parse_config
+from cluster.samples import check_conversation
 from jobs.curate import run
+from jobs.export import main as export_main
 from schemas.tables import DATASET, ERRORS
 
 # Random-weight CLIP (no network in tests): its scores mean nothing, so no thresholds on
@@ -57,13 +61,13 @@ def inputs(tmp_path_factory, shared_videos):
     return manifest, len(rows), expected
 
 
-def _config(manifest, out, **output):
+def _config(manifest, out, consumer="llamafactory", **output):
     return parse_config(
         {
             "input": {"manifest": str(manifest)},
             "output": {"root": str(out), "rows_per_shard": 5, "media": "both", **output},
             "split": {"min_seconds": 2.0, "max_seconds": 8.0},
-            "tokens": {"consumer": "llamafactory", "family": "qwen2-vl"},
+            "tokens": {"consumer": consumer, "family": "qwen2-vl"},
             "sample": {"include_image": True},
             **OFFLINE_SCORING,
         }
@@ -200,3 +204,38 @@ def test_ray_job_submit_runs_the_job_end_to_end(ray_head, shared_videos, tmp_pat
     assert "succeeded" in job.stdout + job.stderr
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["inputs"] == 2 and summary["balanced"] and summary["samples"] >= 2
+
+
+def test_llamafactory_export_lists_every_sample_with_media_on_disk(result, tmp_path):
+    out, summary, _, _ = result
+    assert export_main(["--root", str(out), "--format", "llamafactory", "--out", str(tmp_path / "lf")]) == 0
+    entries = [json.loads(line) for line in (tmp_path / "lf" / "vidcurate.jsonl").read_text().splitlines()]
+    assert len(entries) == summary["samples"]
+    info = json.loads((tmp_path / "lf" / "dataset_info.json").read_text())
+    assert info["vidcurate"]["file_name"] == "vidcurate.jsonl" and info["vidcurate"]["columns"]["images"] == "images"
+    for entry in entries:
+        check_conversation(entry["messages"], videos=len(entry["videos"]), images=len(entry["images"]))
+        assert all(Path(p).is_file() for frames in entry["videos"] for p in frames)
+        assert all(Path(p).is_file() for p in entry["images"])
+
+
+def test_an_export_for_another_trainer_is_refused_until_its_counts_are_made(result, tmp_path, capsys):
+    """Counts are exact per trainer: qwen-vl-finetune needs its own profile. Rerunning with
+    that consumer redoes pass 3 only, and then the export carries its num_tokens."""
+    out, _, _, _ = result
+    assert export_main(["--root", str(out), "--format", "qwen-vl-finetune", "--out", str(tmp_path / "q")]) == 2
+    assert "--set tokens.consumer=qwen-vl-finetune" in capsys.readouterr().err
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    manifest = yaml.safe_load((copy / "config.yaml").read_text())["input"]["manifest"]
+    rerun = run(_config(manifest, copy, consumer="qwen-vl-finetune"))
+    assert rerun["chunks"]["segment"]["run"] == 0 and rerun["chunks"]["materialize"]["run"] > 0
+    assert export_main(["--root", str(copy), "--format", "qwen-vl-finetune", "--out", str(tmp_path / "q")]) == 0
+    entries = json.loads((tmp_path / "q" / "vidcurate_qwen_vl_finetune.json").read_text())
+    samples = {r["id"]: r for r in pq.read_table(copy / "dataset").to_pylist()}
+    assert len(entries) == len(samples) == rerun["samples"]
+    for entry in entries:
+        assert entry["num_tokens"] == samples[entry["id"]]["total_tokens"]
+        assert samples[entry["id"]]["token_profile"].startswith("qwen-vl-finetune:")
+        assert [t["from"] for t in entry["conversations"]] == ["human", "gpt"]
+        assert Path(entry["video"]).is_file() and entry["conversations"][0]["value"].count("<video>") == 1

@@ -2,8 +2,9 @@
 
 Generates `--videos` short multi-scene videos (each yields segments), runs the whole job
 on a local 2-CPU Ray, and samples the resident memory of every Ray worker process and
-decoder child twice a second. For each process that lived through at least a third of the
-run it reports the RSS at the start of its life, at the end, and its peak.
+decoder child twice a second (from /proc). For each process that lived through at least a third of the
+run it reports the RSS early in its life (10-20% in, after model loading), at the end (last
+10%), and its peak.
 
     .venv/bin/python tests/benchmarks/bench_long_run.py [--videos 240] [--out bench_output/long_run]
 """
@@ -17,8 +18,6 @@ import threading
 import time
 from pathlib import Path
 
-import psutil
-
 from cluster.video.synth import write_scene_video
 from jobs.config import parse_config
 from jobs.curate import run
@@ -30,7 +29,7 @@ def build(out: Path, count: int) -> Path:
     rows = []
     for i in range(count):
         path, _ = write_scene_video(out / "videos" / f"v{i:04d}.mp4", [1.6, 1.4 + (i % 3) * 0.5], width=192, height=144, seed=i)
-        rows.append({"uri": str(path), "description": f"synthetic video {i}"})
+        rows.append({"uri": str(path.resolve()), "description": f"synthetic video {i}"})
     manifest = out / "manifest.jsonl"
     manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return manifest
@@ -45,28 +44,44 @@ class Sampler(threading.Thread):
     def run(self) -> None:
         while not self.stop.is_set():
             now = time.monotonic()
-            for proc in psutil.process_iter(["pid", "cmdline", "memory_info"]):
-                title = " ".join(proc.info["cmdline"] or [])
+            for pid, title, rss in _processes():
                 if title.startswith("ray::") or "cluster.video.guard" in title:
-                    rss = proc.info["memory_info"].rss / 2**20 if proc.info["memory_info"] else 0
                     label = "decoder child" if "cluster.video.guard" in title else title.split(" ")[0]
-                    self.samples.setdefault(proc.info["pid"], []).append((now, rss, label))
+                    self.samples.setdefault(pid, []).append((now, rss, label))
             time.sleep(SAMPLE_S)
 
 
+def _processes():
+    """(pid, command line, resident MB) of every process, from /proc (Linux)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+            rss_kb = next(int(line.split()[1]) for line in (entry / "status").read_text().splitlines() if line.startswith("VmRSS:"))
+        except (OSError, StopIteration):
+            continue
+        yield int(entry.name), title, rss_kb / 1024
+
+
 def report(samples: dict[int, list[tuple[float, float, str]]], start: float, end: float) -> list[dict]:
+    """Per process alive for a third of [start, end]: RSS early, late and at peak within it."""
     rows = []
     for pid, series in samples.items():
+        series = [s for s in series if start <= s[0] <= end]
+        if not series:
+            continue
         life = series[-1][0] - series[0][0]
         if life < (end - start) / 3 or len(series) < 10:
             continue
         tenth = max(1, len(series) // 10)
+        warm = series[tenth : 2 * tenth]  # after model loading and the first videos
         labels = sorted({s[2] for s in series if s[2] not in ("ray::IDLE",)}) or ["ray::IDLE"]
         rows.append({
             "pid": pid,
             "process": ", ".join(labels)[:80],
             "life_s": round(life, 1),
-            "rss_start_mb": round(max(s[1] for s in series[:tenth]), 1),
+            "rss_start_mb": round(max(s[1] for s in warm), 1),
             "rss_end_mb": round(max(s[1] for s in series[-tenth:]), 1),
             "rss_peak_mb": round(max(s[1] for s in series), 1),
         })
@@ -97,11 +112,12 @@ def main() -> None:
     end = time.monotonic()
     sampler.stop.set()
     sampler.join()
-    rows = report(sampler.samples, start, end)
     print(f"{args.videos} videos -> {summary['segments']['total']} segments, {summary['samples']} samples in {end - start:.0f} s")
-    print(f"{'process':60s} {'life s':>7s} {'start MB':>9s} {'end MB':>7s} {'peak MB':>8s}")
-    for r in rows:
-        print(f"{r['process']:60s} {r['life_s']:7.1f} {r['rss_start_mb']:9.1f} {r['rss_end_mb']:7.1f} {r['rss_peak_mb']:8.1f}")
+    segment_end = start + summary["timings_s"]["segment"]
+    for title, window in (("pass 1 (every video decoded, cut, keyframed, scored)", (start, segment_end)), ("whole run", (start, end))):
+        print(f"\n{title}\n{'process':60s} {'life s':>7s} {'start MB':>9s} {'end MB':>7s} {'peak MB':>8s}")
+        for r in report(sampler.samples, *window):
+            print(f"{r['process']:60s} {r['life_s']:7.1f} {r['rss_start_mb']:9.1f} {r['rss_end_mb']:7.1f} {r['rss_peak_mb']:8.1f}")
 
 
 if __name__ == "__main__":
