@@ -39,19 +39,26 @@ def ray_head():
     # the cluster's `python` (a job's entrypoint) is this interpreter, as on a real node
     # whose environment has vidcurate installed, even when the venv is not activated
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PATH": path}
+    # metrics reach the export endpoint within a second or two instead of ten
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PATH": path, "RAY_metrics_report_interval_ms": "1000"}
     os.environ["RAY_AUTH_MODE"] = "disabled"
-    port, dashboard_port = _free_port(), _free_port()
+    port, dashboard_port, metrics_port = _free_port(), _free_port(), _free_port()
     started = subprocess.run(
         [RAY, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--dashboard-host=127.0.0.1",
-         f"--dashboard-port={dashboard_port}", "--num-cpus=2", "--disable-usage-stats"],
+         f"--dashboard-port={dashboard_port}", f"--metrics-export-port={metrics_port}", "--num-cpus=2",
+         "--disable-usage-stats"],
         env=env, capture_output=True, text=True,
     )
     if started.returncode != 0:
         pytest.fail(f"ray start --head failed (is another Ray running on this machine?):\n{started.stderr[-2000:]}")
     try:
         ray.init(address=f"127.0.0.1:{port}")
-        yield {"address": f"127.0.0.1:{port}", "dashboard": f"http://127.0.0.1:{dashboard_port}", "env": env}
+        yield {
+            "address": f"127.0.0.1:{port}",
+            "dashboard": f"http://127.0.0.1:{dashboard_port}",
+            "metrics": f"http://127.0.0.1:{metrics_port}/metrics",
+            "env": env,
+        }
     finally:
         ray.shutdown()
         subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True)

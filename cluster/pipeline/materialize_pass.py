@@ -17,6 +17,7 @@ import ray
 
 from ray.data import ActorPoolStrategy
 
+from cluster import metrics
 from cluster.accounting import summarize
 from cluster.caption.backends import check_captioner
 from cluster.caption.placement import Placement, place_captioner
@@ -145,6 +146,11 @@ class SampleAssembler:
                     errors.add(row)
                     outcome[sid] = ["error", f"{row['stage']}:{row['error_type']}"]
         self.outcomes[chunk] = {"segments": outcome, "rows": samples.close(), "max_tokens": max_tokens}
+        for kind, why in outcome.values():
+            if kind == "sample":
+                metrics.count("vidcurate_segments_kept")
+            elif kind == "filtered":
+                metrics.count("vidcurate_segments_filtered", reason=why)
         errors.close()
         self.ledger.commit(chunk, sorted(segments), self.outcomes[chunk])
         del self.rows[chunk]

@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import ray
 
+from cluster import metrics
 from cluster.report.selection_plots import write_selection_report
 from cluster.selection.balance import balance
 from cluster.selection.clustering import choose_k, fit_centroids
@@ -80,6 +81,9 @@ def run_select_pass(cfg, out_root: Path) -> Counter:
     writer.close()
     outcomes = Counter({(r["values"] or "kept"): r["counts"] for r in pc.value_counts(reason).to_pylist()})
     log.info("select pass: %s", dict(outcomes))
+    for reason, n in outcomes.items():
+        if reason != "kept" and not reason.startswith("error:"):
+            metrics.count("vidcurate_segments_filtered", n, reason=reason)
     if cfg.dedup.report:
         write_selection_report(out_root)
     return outcomes

@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 from PIL import Image
 
+from cluster import metrics
 from cluster.caption.backends import CaptionRequest, Generation, open_captioner
 from cluster.caption.quality import caption_scores, parse_qa
 from cluster.caption.settings import CaptionConfig
@@ -45,7 +46,8 @@ class CaptionSegments:
         ready = [r for r in rows if r["status"] == "ok" and self._load(r)]
         if ready:
             try:
-                self._caption(ready)
+                with metrics.timed("vidcurate_caption_batch_seconds", backend=self.cfg.backend):
+                    self._caption(ready)
             except Exception as exc:  # a failure of the whole batch marks each row; the job goes on
                 for r in ready:
                     r.update(error_fields("caption", r["input"], exc))

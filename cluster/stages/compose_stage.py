@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from cluster import ids
+from cluster import ids, metrics
 from cluster.caption.quality import gate
 from cluster.caption.settings import GateSettings
 from cluster.samples import build_messages, check_conversation, pick_instruction
@@ -85,6 +85,8 @@ def _finish(row: dict, items: list[dict], messages: list[dict]) -> dict:
     # a video is its frame files, or its mp4 when only clips are written
     check_conversation(messages, videos=max(len(row["videos"]), len(row["video_clips"])), images=len(row["images"]))
     visual = sum(m["sequence_tokens"] for m in items)
+    for kind in ("video", "image"):
+        metrics.count("vidcurate_tokens_emitted", sum(m["pad_tokens"] for m in items if m["kind"] == kind), kind=kind)
     return {
         **row,
         "media": items,

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 
+from cluster import metrics
+
 log = logging.getLogger(__name__)
 
 
 def error_fields(stage: str, uri: str, exc: BaseException) -> dict:
     log.warning("%s failed for %s: %s: %s", stage, uri, type(exc).__name__, exc)
+    metrics.count("vidcurate_errors", stage=stage, error_type=type(exc).__name__)
     return {
         "status": "error",
         "stage": stage,

@@ -12,6 +12,7 @@ import io
 import numpy as np
 from PIL import Image
 
+from cluster import metrics
 from cluster.scores import REDUNDANCY_SIZE, frame_differences, redundancy_score
 from cluster.storage import check_unchanged, local_copy
 from cluster.stages.errors import error_fields
@@ -54,7 +55,9 @@ class DecodeKeyframes:
             check_unchanged(row["uri"], row["source_fingerprint"])
             with local_copy(row["uri"]) as path:
                 args = (path, times, probe["start_time"], probe["rotation"], size)
-                frames = guarded(self.guard, row["uri"], 0.0, read_frames_at, *args)
+                with metrics.timed("vidcurate_decode_seconds", stage="keyframes"):
+                    frames = guarded(self.guard, row["uri"], 0.0, read_frames_at, *args)
+            metrics.count("vidcurate_frames_decoded", len(frames), stage="keyframes")
         except Exception as exc:
             return {**row, **error_fields("keyframes", row["uri"], exc)}
         diffs = frame_differences(np.stack([_gray(f) for f in frames]))

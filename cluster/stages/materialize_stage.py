@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from cluster import ids
+from cluster import ids, metrics
 from cluster.samples import manifest_caption
 from cluster.storage import check_unchanged, local_copy
 from cluster.stages.errors import error_fields
@@ -101,10 +101,12 @@ class MaterializeSegment:
         sample = ids.sample_id(row["segment_id"], "video", profile.name)
         rel = Path("media") / sample[1:3] / sample
         absolute = [row["start_frame"] + i for i in plan.indices]
-        frames = guarded(
-            s.guard, row["uri"], row["duration_s"], read_frames_at,
-            path, timestamps[absolute], probe["start_time"], probe["rotation"], plan.stored_size,
-        )
+        with metrics.timed("vidcurate_decode_seconds", stage="materialize"):
+            frames = guarded(
+                s.guard, row["uri"], row["duration_s"], read_frames_at,
+                path, timestamps[absolute], probe["start_time"], probe["rotation"], plan.stored_size,
+            )
+        metrics.count("vidcurate_frames_decoded", len(frames), stage="materialize")
         out: dict = {"sample_id": sample, "frames": [], "clip": None, "image": None}
         if s.media in ("frames", "both"):
             out["frames"] = [str(p.relative_to(root)) for p in write_jpegs(frames, root / rel, s.jpeg_quality)]

@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 import torch
 
+from cluster import metrics
 from cluster.models import aesthetic, clip
 from cluster.samples import manifest_caption
 from cluster.scores import aggregate, pooled_embedding, text_similarity
@@ -50,7 +51,8 @@ class ScoreSegments:
         rows = batch.to_pylist()
         scorable = [r for r in rows if r["status"] == "ok" and r["keyframes"]]
         if scorable:
-            self._score(scorable)
+            with metrics.timed("vidcurate_scoring_batch_seconds"):
+                self._score(scorable)
         return table_from_rows(rows, CANDIDATES)
 
     def _score(self, rows: list[dict]) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cluster import ids
+from cluster import ids, metrics
 from cluster.storage import fingerprint, local_copy
 from cluster.stages.errors import error_fields
 from cluster.tokens.geometry import MAX_RATIO
@@ -39,6 +39,9 @@ class SegmentVideo:
 
     def __call__(self, row: dict) -> list[dict]:
         rows = self._rows(row)
+        segments = sum(1 for r in rows if r.get("segment_id"))
+        metrics.count("vidcurate_videos_probed", outcome=rows[0]["status"] if not segments else "ok")
+        metrics.count("vidcurate_segments_created", segments)
         return [{**r, "video_rows": len(rows)} for r in rows]
 
     def _rows(self, row: dict) -> list[dict]:
@@ -57,7 +60,10 @@ class SegmentVideo:
                 if probe.display_aspect_ratio > MAX_RATIO or 1 / probe.display_aspect_ratio > MAX_RATIO:
                     return [{**base, **_video_fields(probe), "status": "filtered", "reason": "extreme_aspect_ratio"}]
                 stage = "split"
-                segments = guarded(guard, uri, probe.duration, segments_of, path, probe, self.settings)
+                with metrics.timed("vidcurate_decode_seconds", stage="split"):
+                    segments = guarded(guard, uri, probe.duration, segments_of, path, probe, self.settings)
+                if self.settings.mode == "scenes":
+                    metrics.count("vidcurate_frames_decoded", probe.num_frames, stage="split")
         except Exception as exc:
             return [{**base, **error_fields(stage, uri, exc)}]
         return [_segment_row(base, probe, i, seg) for i, seg in enumerate(segments)]
