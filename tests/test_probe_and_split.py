@@ -6,6 +6,7 @@ import av
 import numpy as np
 import pytest
 
+from media_files import remux_elementary, write_with_pts
 from cluster.video.cuts import detect_cuts, frame_scores
 from cluster.video.decode import iter_analysis_frames, read_frames_at
 from cluster.video.probe import ProbeError, probe_video
@@ -50,29 +51,13 @@ def test_rotation_from_the_display_matrix(tmp_path, rotation, display):
 
 def test_container_without_duration_falls_back_to_pyav(tmp_path):
     mp4 = write_video(tmp_path / "a.mp4", scene_frames(160, 120, 25, [2.0]), 25)
-    raw = tmp_path / "a.h264"
-    with av.open(str(mp4)) as src, av.open(str(raw), "w", format="h264") as dst:
-        out = dst.add_stream_from_template(src.streams.video[0])
-        for packet in src.demux(src.streams.video[0]):
-            if packet.size:
-                packet.stream = out
-                dst.mux(packet)
-    probe = probe_video(str(raw))
+    probe = probe_video(str(remux_elementary(mp4, tmp_path / "a.h264")))
     assert probe.backend == "pyav" and probe.num_frames == 50
 
 
 def test_non_zero_start_time_is_reported_and_frames_align(tmp_path):
-    path = tmp_path / "offset.mp4"
-    with av.open(str(path), "w") as c:
-        s = c.add_stream("libx264", rate=25)
-        s.width, s.height, s.pix_fmt = 160, 120, "yuv420p"
-        for i in range(20):
-            f = av.VideoFrame.from_ndarray(np.full((120, 160, 3), i * 12, np.uint8), format="rgb24")
-            f.pts, f.time_base = i + 50, Fraction(1, 25)
-            for p in s.encode(f):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
+    frames = (np.full((120, 160, 3), i * 12, np.uint8) for i in range(20))
+    path = write_with_pts(tmp_path / "offset.mp4", frames, range(50, 70), Fraction(1, 25))
     probe = probe_video(str(path))
     assert probe.start_time == pytest.approx(2.0) and probe.timestamps[0] == pytest.approx(0.0)
     (frame,) = read_frames_at(str(path), [probe.timestamps[10]], probe.start_time, 0, (120, 160))

@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
+from media_files import remux_elementary, write_with_pts
 from cluster.admission import ForbiddenInput, InputPolicy, check_uri
 from cluster.video.guard import DecoderCrashed, DecoderTimeout, GuardSettings, guarded
 from cluster.video.probe import ProbeError, probe_video
@@ -117,42 +118,12 @@ def _audio_only(path: Path) -> None:
 
 
 def _variable_frame_rate(path: Path) -> None:
-    with av.open(str(path), "w") as c:
-        stream = c.add_stream("libx264", rate=30)
-        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
-        stream.codec_context.time_base = Fraction(1, 1000)
-        pts = 0
-        for i, frame in enumerate(scene_frames(320, 240, 30, [3.0, 3.0])):
-            f = av.VideoFrame.from_ndarray(frame, format="rgb24")
-            f.pts, f.time_base = pts, Fraction(1, 1000)
-            pts += 20 if (i // 15) % 2 else 50  # alternating 50 fps and 20 fps stretches
-            for packet in stream.encode(f):
-                c.mux(packet)
-        for packet in stream.encode():
-            c.mux(packet)
+    steps = [20 if (i // 15) % 2 else 50 for i in range(150)]  # alternating 50 fps and 20 fps stretches
+    write_with_pts(path, scene_frames(320, 240, 30, [3.0, 3.0]), np.cumsum([0, *steps[:-1]]).tolist(), Fraction(1, 1000))
 
 
 def _start_offset(path: Path) -> None:
-    with av.open(str(path), "w") as c:
-        stream = c.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
-        for i, frame in enumerate(scene_frames(320, 240, 25, [4.0])):
-            f = av.VideoFrame.from_ndarray(frame, format="rgb24")
-            f.pts, f.time_base = i + 75, Fraction(1, 25)  # starts at 3 s
-            for packet in stream.encode(f):
-                c.mux(packet)
-        for packet in stream.encode():
-            c.mux(packet)
-
-
-def _no_duration(path: Path, source: Path) -> None:
-    """A raw H.264 elementary stream: no container duration, no timestamps."""
-    with av.open(str(source)) as src, av.open(str(path), "w", format="h264") as dst:
-        out = dst.add_stream_from_template(src.streams.video[0])
-        for packet in src.demux(src.streams.video[0]):
-            if packet.size:
-                packet.stream = out
-                dst.mux(packet)
+    write_with_pts(path, scene_frames(320, 240, 25, [4.0]), range(75, 175), Fraction(1, 25))  # starts at 3 s
 
 
 def _corrupt_middle(path: Path) -> None:
@@ -181,7 +152,7 @@ def matrix(tmp_path_factory, shared_videos):
     write_scene_video(inputs / "rotated_90.mp4", [3.0], seed=1, rotation=90)
     write_scene_video(inputs / "rotated_180.mp4", [3.0], seed=2, rotation=180)
     write_scene_video(inputs / "anamorphic.mp4", [3.0], width=352, height=288, seed=3, sample_aspect_ratio=Fraction(16, 11))
-    _no_duration(inputs / "no_duration.h264", write_scene_video(root / "src.mp4", [3.0], seed=4)[0])
+    remux_elementary(write_scene_video(root / "src.mp4", [3.0], seed=4)[0], inputs / "no_duration.h264")
     _start_offset(inputs / "start_offset.mp4")
     write_video(inputs / "extreme_aspect.mp4", scene_frames(804, 2, 25, [3.0]), 25)
     write_video(inputs / "very_high_res.mp4", scene_frames(3840, 2160, 10, [2.5]), 10, crf=40)
