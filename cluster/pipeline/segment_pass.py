@@ -10,17 +10,16 @@ import open_clip
 import ray
 from ray.data import ActorPoolStrategy
 
-from cluster import ids
 from cluster.admission import ForbiddenInput, InputPolicy, check_uri
 from cluster.models import aesthetic, clip, presets
 from cluster.progress import ChunkLedger
 from cluster.stages.errors import error_fields
 from cluster.stages.keyframe_stage import DecodeKeyframes
 from cluster.stages.score_stage import ScoreSegments, ScoreSettings
-from cluster.stages.segment_stage import SegmentVideo, SplitSettings
+from cluster.stages.segment_stage import SegmentVideo, SplitSettings, input_fields
 from cluster.video.cuts import CutParams
 from cluster.video.guard import GuardSettings
-from schemas.tables import CANDIDATES, TEXT_FIELDS
+from schemas.tables import CANDIDATES
 
 log = logging.getLogger(__name__)
 
@@ -151,13 +150,7 @@ class ChunkAssembler:
 def refusal(entry: dict, policy: InputPolicy, repeated: bool) -> dict | None:
     """The candidate row of an input refused before any work, or None."""
     uri = entry["uri"]
-    base = {
-        "uri": uri,
-        "input_index": entry["input_index"],
-        "video_id": ids.video_id(uri),
-        "video_rows": 1,
-        **{k: entry.get(k) for k in TEXT_FIELDS},
-    }
+    base = {**input_fields(entry), "video_rows": 1}
     if repeated:
         return {**base, "status": "filtered", "reason": "duplicate_input"}
     try:

@@ -46,12 +46,7 @@ class SegmentVideo:
 
     def _rows(self, row: dict) -> list[dict]:
         uri = row["uri"]
-        base = {
-            "uri": uri,
-            "input_index": row["input_index"],
-            "video_id": ids.video_id(uri),
-            **{k: _text(row.get(k)) for k in TEXT_FIELDS},
-        }
+        base = input_fields(row)
         stage, guard = "probe", self.settings.guard
         try:
             base["source_fingerprint"] = fingerprint(uri)
@@ -87,6 +82,17 @@ def probe_indices(cuts: list[int], times: list[float | None], probe: VideoProbe)
         return cuts
     relative = np.asarray([times[c] for c in cuts]) - probe.start_time
     return sorted(set(np.searchsorted(probe.timestamps, relative - 1e-6).tolist()))
+
+
+def input_fields(entry: dict) -> dict:
+    """The columns every candidate row of a manifest entry carries, whatever its outcome."""
+    uri = entry["uri"]
+    return {
+        "uri": uri,
+        "input_index": entry["input_index"],
+        "video_id": ids.video_id(uri),
+        **{k: _text(entry.get(k)) for k in TEXT_FIELDS},
+    }
 
 
 def _text(value: object) -> str | None:
