@@ -2,12 +2,16 @@
 forward, and re-thresholding that touches only selection/."""
 
 import hashlib
+import io
 import json
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import torch
+from PIL import Image
+from torchvision.io import ImageReadMode
+from torchvision.io import decode_jpeg as decode_jpeg_tensors
 
 from cluster.models import aesthetic, clip
 from cluster.models.presets import resolve
@@ -141,3 +145,30 @@ def test_scoring_actors_always_leave_a_cpu_for_decoding(wanted, total, share):
     from cluster.pipeline.segment_pass import actor_cpu_share
 
     assert actor_cpu_share(wanted, total) == share
+
+
+@pytest.mark.parametrize("model", ["ViT-B-32", "ViT-L-14"])
+def test_the_gpu_preprocess_gives_open_clips_pixels(model):
+    """On CUDA the scoring actor decodes keyframe JPEGs with torchvision and preprocesses
+    with tensor ops. Keyframes arrive with their short side at the model's input size, and
+    there the pixels are exactly those of open_clip's PIL path (checked here on CPU); frames
+    that need resizing differ by interpolation rounding only."""
+    _, preprocess, _ = clip.load(clip.ClipSpec(model, None, random_init=True), "cpu")
+    tensor_preprocess = clip.TensorPreprocess.of(preprocess)
+    rng = np.random.default_rng(0)
+
+    def both(shapes):
+        jpegs = [_jpeg(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)) for h, w in shapes]
+        tensors = decode_jpeg_tensors([torch.frombuffer(bytearray(j), dtype=torch.uint8) for j in jpegs], mode=ImageReadMode.RGB)
+        return tensor_preprocess(tensors), torch.stack([preprocess(decode_jpeg(j)) for j in jpegs])
+
+    got, expected = both([(224, 398), (224, 398), (398, 224), (224, 224)])  # as DecodeKeyframes writes them
+    torch.testing.assert_close(got, expected, atol=1e-6, rtol=0)
+    got, expected = both([(640, 360), (97, 513), (300, 300)])
+    assert got.shape == expected.shape and (got - expected).abs().mean() < 0.005
+
+
+def _jpeg(pixels: np.ndarray) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="JPEG", quality=90)
+    return out.getvalue()

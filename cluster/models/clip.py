@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import difflib
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import open_clip
 import torch
+import torch.nn.functional as F
+from torchvision import transforms
 
 
 class ClipUnavailable(RuntimeError):
@@ -68,3 +72,48 @@ def input_size(preprocess) -> int:
         if size is not None:
             return size if isinstance(size, int) else size[0]
     raise ValueError("cannot find the input size in the CLIP preprocess")
+
+
+@dataclass(frozen=True)
+class TensorPreprocess:
+    """open_clip's image preprocess (shorter side to `size`, bicubic with antialiasing,
+    centre crop, normalise) as batched tensor ops, on whatever device the images are. On a
+    GPU the per-image PIL path would bound throughput; on CPU PIL is faster, so this is for
+    CUDA only. The same pixels as the PIL path where no resize is needed (the test checks it)."""
+
+    size: int
+    crop: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    @classmethod
+    def of(cls, preprocess) -> TensorPreprocess | None:
+        """The steps read off an open_clip preprocess; None when it holds other steps."""
+        steps = {type(t).__name__: t for t in getattr(preprocess, "transforms", [])}
+        resize, crop, norm = steps.get("Resize"), steps.get("CenterCrop"), steps.get("Normalize")
+        expected = {"Resize", "CenterCrop", "Normalize", "MaybeConvertMode", "MaybeToTensor"}
+        if set(steps) != expected or not isinstance(resize.size, int) or resize.max_size is not None:
+            return None
+        if resize.interpolation != transforms.InterpolationMode.BICUBIC or crop.size[0] != crop.size[1]:
+            return None
+        return cls(resize.size, crop.size[0], tuple(norm.mean), tuple(norm.std))
+
+    def __call__(self, images: Sequence[torch.Tensor]) -> torch.Tensor:
+        """(N, 3, crop, crop) floats from uint8 RGB images (3, H, W) of any sizes, on the
+        images' device."""
+        device = images[0].device
+        out = torch.empty((len(images), 3, self.crop, self.crop), device=device)
+        by_shape: dict[tuple, list[int]] = defaultdict(list)
+        for i, image in enumerate(images):
+            by_shape[tuple(image.shape)].append(i)
+        mean = torch.tensor(self.mean, device=device).view(1, 3, 1, 1)
+        std = torch.tensor(self.std, device=device).view(1, 3, 1, 1)
+        for (_, h, w), members in by_shape.items():
+            batch = torch.stack([images[i] for i in members]).float()
+            # torchvision's rule for the longer side, then PIL's rounding to 8-bit pixels
+            nh, nw = (self.size, int(self.size * w / h)) if h <= w else (int(self.size * h / w), self.size)
+            batch = F.interpolate(batch, size=(nh, nw), mode="bicubic", antialias=True, align_corners=False)
+            top, left = int(round((nh - self.crop) / 2)), int(round((nw - self.crop) / 2))
+            batch = batch[:, :, top : top + self.crop, left : left + self.crop].clamp(0, 255).round() / 255
+            out[members] = (batch - mean) / std
+        return out

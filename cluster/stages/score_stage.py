@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import torch
+from torchvision.io import ImageReadMode
+from torchvision.io import decode_jpeg as decode_jpeg_tensors
 
 from cluster import metrics
 from cluster.models import aesthetic, clip
@@ -41,6 +43,7 @@ class ScoreSegments:
         self.settings = settings
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.model, self.preprocess, self.tokenizer = clip.load(settings.clip, self.device)
+        self.gpu_preprocess = clip.TensorPreprocess.of(self.preprocess) if self.device == "cuda" else None
         self.head = None
         if settings.head:
             weights = None if settings.clip.random_init else aesthetic.head_weights(settings.head, settings.head_path)
@@ -57,7 +60,7 @@ class ScoreSegments:
 
     def _score(self, rows: list[dict]) -> None:
         try:
-            embeddings = self.embed_images([decode_jpeg(b) for r in rows for b in r["keyframes"]])
+            embeddings = self.embed_keyframes([b for r in rows for b in r["keyframes"]])
             texts = self._text_embeddings(rows)
         except Exception as exc:  # a batch-level failure marks each row, the job goes on
             for r in rows:
@@ -69,17 +72,26 @@ class ScoreSegments:
             offset += len(r["keyframes"])
             r.update(self._row_scores(frames, texts.get(manifest_caption(r))))
 
-    def embed_images(self, images: list) -> np.ndarray:
-        pixels = torch.stack([self.preprocess(im) for im in images]).to(self.device)
+    def embed_keyframes(self, jpegs: list[bytes]) -> np.ndarray:
+        """L2-normalised embeddings of JPEG keyframes. On a GPU, decoding (nvJPEG) and
+        preprocessing run there too and the model in bfloat16, so the actor's CPU does not
+        bound throughput; on CPU, open_clip's own PIL preprocess and float32."""
         with torch.no_grad():
-            out = self.model.encode_image(pixels)
+            if self.gpu_preprocess is None:
+                pixels = torch.stack([self.preprocess(decode_jpeg(b)) for b in jpegs]).to(self.device)
+                out = self.model.encode_image(pixels)
+            else:
+                encoded = [torch.frombuffer(bytearray(b), dtype=torch.uint8) for b in jpegs]
+                pixels = self.gpu_preprocess(decode_jpeg_tensors(encoded, mode=ImageReadMode.RGB, device=self.device))
+                with torch.autocast("cuda", dtype=torch.bfloat16):
+                    out = self.model.encode_image(pixels)
         return torch.nn.functional.normalize(out.float(), dim=-1).cpu().numpy()
 
     def _text_embeddings(self, rows: list[dict]) -> dict[str, np.ndarray]:
         texts = sorted({t for t in (manifest_caption(r) for r in rows) if t})
         if not texts:
             return {}
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device == "cuda"):
             out = self.model.encode_text(self.tokenizer(texts).to(self.device))
         return dict(zip(texts, torch.nn.functional.normalize(out.float(), dim=-1).cpu().numpy()))
 

@@ -57,9 +57,11 @@ def bare(rows: list[dict], settings: ScoreSettings, batch: int) -> list[float]:
 
 
 def staged(rows: list[dict], settings: ScoreSettings, batch: int, cpus: int) -> list[float]:
+    """The actor asks for a GPU when there is one, as the segment pass's scoring actors do."""
+    gpus = 1 if torch.cuda.is_available() else 0
     ds = ray.data.from_items(rows, override_num_blocks=max(1, len(rows) // batch))
     ds = ds.map_batches(ScoreSegments, fn_constructor_args=(settings,), batch_size=batch, batch_format="pyarrow",
-                        compute=ActorPoolStrategy(min_size=1, max_size=1), num_cpus=cpus)
+                        compute=ActorPoolStrategy(min_size=1, max_size=1), num_cpus=cpus, num_gpus=gpus)
     marks = [time.perf_counter()]
     for _ in ds.iter_batches(batch_format="pyarrow", batch_size=None):
         marks.append(time.perf_counter())
