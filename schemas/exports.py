@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 import pyarrow.parquet as pq
 
@@ -27,8 +29,7 @@ def export(dataset_root: Path, fmt: str, out: Path) -> Path:
     """Write `fmt` for the samples under `dataset_root`/dataset into `out`; returns the data file."""
     if fmt not in CONSUMER:
         raise ExportError(f"unknown export format {fmt!r}; use one of {sorted(CONSUMER)}")
-    samples = list(_samples(dataset_root))
-    profiles = {s["token_profile"].split(":")[0] for s in samples}
+    profiles = {p.split(":")[0] for p in _column(dataset_root, "token_profile")}
     if profiles - {CONSUMER[fmt]}:
         raise ExportError(
             f"{fmt} reads counts made for the {CONSUMER[fmt]} profile but these samples were counted for "
@@ -38,12 +39,12 @@ def export(dataset_root: Path, fmt: str, out: Path) -> Path:
     root = dataset_root.resolve()
     if fmt == "qwen-vl-finetune":
         path = out / f"{DATASET_NAME}_qwen_vl_finetune.json"
-        _write_json(path, [qwen_vl_finetune(s, root) for s in samples])
+        _write_json_array(path, (qwen_vl_finetune(s, root) for s in _samples(dataset_root)))
         return path
     path = out / f"{DATASET_NAME}.jsonl"
-    _write_jsonl(path, (sharegpt(s, root) for s in samples))
+    _write_jsonl(path, (sharegpt(s, root) for s in _samples(dataset_root)))
     if fmt == "llamafactory":
-        info = dataset_info(any(s["images"] for s in samples))
+        info = dataset_info(any(_column(dataset_root, "images")))
         info[DATASET_NAME]["file_name"] = path.name
         _write_json(out / "dataset_info.json", info)
     return path
@@ -77,20 +78,49 @@ def qwen_vl_finetune(sample: dict, root: Path) -> dict:
 
 
 def _samples(root: Path) -> Iterator[dict]:
+    """Samples one shard at a time, so an export of millions holds one shard in memory."""
     columns = ["id", "messages", "videos", "video_clips", "images", "total_tokens", "token_profile"]
-    for shard in sorted((root / "dataset").glob("part-*.parquet")):
+    for shard in _shards(root):
         yield from pq.read_table(shard, columns=columns).to_pylist()
 
 
+def _column(root: Path, name: str) -> Iterator:
+    for shard in _shards(root):
+        yield from pq.read_table(shard, columns=[name]).column(name).to_pylist()
+
+
+def _shards(root: Path) -> list[Path]:
+    return sorted((root / "dataset").glob("part-*.parquet"))
+
+
 def _write_jsonl(path: Path, rows: Iterable[dict]) -> None:
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w") as f:
+    with _replacing(path) as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    tmp.replace(path)
 
 
-def _write_json(path: Path, payload) -> None:
+def _write_json_array(path: Path, rows: Iterable[dict]) -> None:
+    """A JSON array written element by element."""
+    with _replacing(path) as f:
+        f.write("[")
+        for i, row in enumerate(rows):
+            f.write(("," if i else "") + "\n" + json.dumps(row, ensure_ascii=False))
+        f.write("\n]\n")
+
+
+@contextmanager
+def _replacing(path: Path) -> Iterator[TextIO]:
+    """A file written under a temporary name and renamed when complete; removed if writing fails."""
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload, ensure_ascii=False, indent=1))
+    try:
+        with tmp.open("w") as f:
+            yield f
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     tmp.replace(path)
+
+
+def _write_json(path: Path, payload: dict) -> None:
+    with _replacing(path) as f:
+        f.write(json.dumps(payload, ensure_ascii=False, indent=1))
