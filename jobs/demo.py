@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     summary = run(cfg)
     print(json.dumps(summary, indent=2))
-    print(f"samples in {out / 'run' / 'dataset'}; accounting in {out / 'run' / 'summary.json'}")
+    print(f"samples in {out / 'run' / 'dataset'}; accounting in {out / 'run' / 'summary.json'}; report in {out / 'run' / 'report' / 'index.html'}")
     return 0
 
 

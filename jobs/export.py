@@ -9,7 +9,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from schemas.exports import CONSUMER, ExportError, export
+from jobs.entry import output_job, require
+from schemas.exports import CONSUMER, export
+
+
+def write(args: argparse.Namespace) -> str:
+    root = Path(args.root)
+    require(root, ("dataset",), "the job (vidcurate run)")
+    path = export(root, args.format, Path(args.out) if args.out else root / "exports" / args.format)
+    return f"{args.format} data written to {path}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,18 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", required=True, help="the job's output.root")
     parser.add_argument("--format", required=True, choices=sorted(CONSUMER))
     parser.add_argument("--out", help="where to write (default: <root>/exports/<format>)")
-    args = parser.parse_args(argv)
-    root = Path(args.root)
-    if not (root / "dataset").is_dir():
-        print(f"error: {root / 'dataset'} does not exist; run the job first (vidcurate run)", file=sys.stderr)
-        return 2
-    try:
-        path = export(root, args.format, Path(args.out) if args.out else root / "exports" / args.format)
-    except ExportError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"{args.format} data written to {path}")
-    return 0
+    return output_job(parser, write, argv)
 
 
 if __name__ == "__main__":

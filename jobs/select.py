@@ -1,38 +1,42 @@
-"""Re-apply thresholds without touching a video:
+"""Pass 2 alone, re-applying thresholds without touching a video:
 `python -m jobs.select --config CONFIG [--set filters.min_aesthetic=5]`.
 
-Reads `candidates/` under output.root and rewrites `selection/` only."""
+Reads `candidates/` under output.root and rewrites `selection/`, unless neither the
+candidates nor the filter and dedup settings changed since it was last written."""
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import sys
 from pathlib import Path
 
 from cluster.pipeline.select_pass import run_select_pass
-from jobs.config import ConfigError, load_config
-from jobs.curate import parse_overrides
+from cluster.progress import record_step, step_digest, step_is_current
+from jobs.config import Config
+from jobs.entry import config_job, require
+from jobs.ray_session import connect
+
+log = logging.getLogger("vidcurate")
+
+
+def apply(cfg: Config, out_root: Path) -> dict:
+    require(out_root, ("candidates",), "the segment pass (vidcurate segment, or vidcurate run)")
+    digest = step_digest(out_root, "segment", cfg.model_dump(include={"filters", "dedup"}))
+    if step_is_current(out_root, "select", digest):
+        log.info("select pass: candidates and thresholds unchanged since the last run; selection/ kept")
+        return {"select": "unchanged"}
+    outcomes = run_select_pass(cfg, out_root)
+    record_step(out_root, "select", digest)
+    return {"select": dict(outcomes)}
+
+
+def run(cfg: Config) -> dict:
+    connect(cfg.ray.address, cfg.ray.num_cpus)
+    return apply(cfg, Path(cfg.output.root))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m jobs.select", description=__doc__)
-    parser.add_argument("--config", required=True)
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        cfg = load_config(args.config, parse_overrides(args.set))
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    out_root = Path(cfg.output.root)
-    if not (out_root / "candidates").is_dir():
-        print(f"error: {out_root / 'candidates'} does not exist; run the segment pass first (vidcurate run)", file=sys.stderr)
-        return 2
-    print(json.dumps(dict(run_select_pass(cfg, out_root)), indent=2, sort_keys=True))
-    return 0
+    return config_job("python -m jobs.select", __doc__, run, argv)
 
 
 if __name__ == "__main__":

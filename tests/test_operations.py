@@ -1,5 +1,5 @@
 """Operating a run on a cluster: submit with the Jobs API, follow it, read its logs and its
-`vidcurate_*` metrics from the head's Prometheus endpoint."""
+`vidcurate_*` metrics from the head's Prometheus endpoint, and open its report."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import yaml
+from browser import image_states, rendered_dom
 
 REPO = Path(__file__).resolve().parents[1]
 OFFLINE = {
@@ -72,7 +73,7 @@ def _wait_for(check, timeout: float):
         time.sleep(1)
 
 
-def test_a_job_submitted_through_the_jobs_api_reports_progress_logs_and_metrics(ray_head, shared_videos, tmp_path):
+def test_a_job_submitted_through_the_jobs_api_reports_progress_logs_metrics_and_its_report(ray_head, shared_videos, tmp_path):
     from ray.job_submission import JobStatus, JobSubmissionClient
 
     config = tmp_path / "job.yaml"
@@ -109,6 +110,10 @@ def test_a_job_submitted_through_the_jobs_api_reports_progress_logs_and_metrics(
         assert gained[("vidcurate_decode_seconds_count", (("stage", stage),))] > 0, stage
     assert gained[("vidcurate_scoring_batch_seconds_count", ())] > 0
     assert gained[("vidcurate_tokens_emitted", (("kind", "video"),))] > 0
+
+    assert "report written to" in logs
+    states = image_states(rendered_dom(tmp_path / "out" / "report" / "index.html"))
+    assert len(states) > 8 and set(states.values()) == {"loaded"}, states
 
 
 def test_the_grafana_dashboard_charts_only_metrics_vidcurate_exports():

@@ -1,7 +1,10 @@
 """The whole job on real videos and bad inputs, through Ray: every input accounted for,
 samples valid for the trainer, counts equal to what the processor produces."""
 
+import html
 import json
+import math
+import re
 import shutil
 import socket
 import subprocess
@@ -18,7 +21,10 @@ from jobs.config import parse_config
 from cluster.samples import check_conversation
 from jobs.curate import run
 from jobs.export import main as export_main
+from jobs.materialize import main as materialize_main
+from jobs.report import main as report_main
 from schemas.tables import DATASET, ERRORS
+from browser import image_states, rendered_dom
 
 # Random-weight CLIP (no network in tests): its scores mean nothing, so no thresholds on
 # them, and dedup only of near-identical segments.
@@ -185,7 +191,9 @@ def test_max_total_tokens_lowers_fps_then_resolution(ray_head, shared_videos, tm
     assert any(r["budget_adjustment"] and "fps" in r["budget_adjustment"] for r in rows)
 
 
-def test_ray_job_submit_runs_the_job_end_to_end(ray_head, shared_videos, tmp_path):
+def test_each_pass_runs_as_its_own_ray_job_submit(ray_head, shared_videos, tmp_path):
+    """segment, select and materialize submitted one after another with `ray job submit`
+    account for every input and write the report, as the whole job does in one."""
     repo = Path(__file__).resolve().parents[1]
     config = tmp_path / "job.yaml"  # JSON is YAML
     config.write_text(json.dumps({
@@ -195,15 +203,62 @@ def test_ray_job_submit_runs_the_job_end_to_end(ray_head, shared_videos, tmp_pat
         **OFFLINE_SCORING,
     }))
     ray_cli = str(Path(__import__("sys").executable).with_name("ray"))
-    job = subprocess.run(
-        [ray_cli, "job", "submit", "--address", ray_head["dashboard"], "--working-dir", str(repo),
-         "--runtime-env", str(repo / "infra" / "runtime_env.yaml"), "--", "python", "-m", "jobs.curate", "--config", str(config)],
-        capture_output=True, text=True, env=ray_head["env"], timeout=300,
-    )
-    assert job.returncode == 0, job.stdout[-3000:] + job.stderr[-3000:]
-    assert "succeeded" in job.stdout + job.stderr
+    submit = [ray_cli, "job", "submit", "--address", ray_head["dashboard"], "--working-dir", str(repo),
+              "--runtime-env", str(repo / "infra" / "runtime_env.yaml"), "--", "python", "-m"]
+    for entry in ("jobs.segment", "jobs.select", "jobs.materialize"):
+        job = subprocess.run([*submit, entry, "--config", str(config)],
+                             capture_output=True, text=True, env=ray_head["env"], timeout=300)
+        assert job.returncode == 0, entry + job.stdout[-3000:] + job.stderr[-3000:]
+        assert "succeeded" in job.stdout + job.stderr, entry
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["inputs"] == 2 and summary["balanced"] and summary["samples"] >= 2
+    assert set(summary["timings_s"]) == {"materialize"}
+    assert (tmp_path / "out" / "report" / "index.html").is_file()
+
+
+def test_a_pass_started_before_the_one_it_reads_is_refused(tmp_path, capsys):
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"input": {"manifest": str(tmp_path)}, "output": {"root": str(tmp_path / "out")}}))
+    assert materialize_main(["--config", str(config)]) == 2
+    assert "candidates does not exist; run the segment and select passes" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    assert report_main(["--root", str(tmp_path / "out")]) == 2
+    assert "the report needs a finished run" in capsys.readouterr().err
+
+
+def test_the_report_shows_the_run_and_loads_every_image_in_a_browser(result):
+    out, summary, _, _ = result
+    dom = rendered_dom(out / "report" / "index.html")
+    states = image_states(dom)
+    plots = {"funnel.png", "duration.png", "display_aspect_ratio.png", "aesthetic.png", "clip_similarity.png",
+             "tokens.png", "cluster_sizes.png"}
+    assert plots <= set(states)
+    gallery = [src for src in states if src.startswith("gallery/")]
+    assert len(gallery) == min(24, summary["samples"])
+    assert set(states.values()) == {"loaded"}, states
+
+    assert "Every input is accounted for" in dom
+    assert "they carry no meaning" in dom  # this run scores with random weights, and says so
+    counts = dict(re.findall(r"<tr><td>([^<]+)</td><td>(\d+)</td></tr>", dom))
+    assert int(counts["inputs"]) == summary["inputs"] and int(counts["samples"]) == summary["samples"]
+    assert int(counts["segments with samples"]) == summary["segments"]["kept"]
+    samples = {r["id"]: r for r in pq.read_table(out / "dataset", columns=["id", "messages", "total_tokens"]).to_pylist()}
+    tokens = sorted(r["total_tokens"] for r in samples.values())
+    assert int(counts["100%"]) == tokens[-1]  # cutoff_len that fits every sample
+    assert int(counts["99%"]) == tokens[math.ceil(0.99 * len(tokens)) - 1]
+    text = html.unescape(dom)
+    for src in gallery:  # each tile shows the answer its sample teaches
+        answer = next(m["content"] for m in samples[Path(src).stem]["messages"] if m["role"] == "assistant")
+        assert answer in text
+
+
+def test_a_report_missing_a_plot_shows_it_missing(result, tmp_path):
+    out, _, _, _ = result
+    copy = tmp_path / "report"
+    shutil.copytree(out / "report", copy)
+    (copy / "funnel.png").unlink()
+    states = image_states(rendered_dom(copy / "index.html"))
+    assert states.pop("funnel.png") == "missing" and set(states.values()) == {"loaded"}
 
 
 def test_llamafactory_export_lists_every_sample_with_media_on_disk(result, tmp_path):
@@ -239,3 +294,7 @@ def test_an_export_for_another_trainer_is_refused_until_its_counts_are_made(resu
         assert samples[entry["id"]]["token_profile"].startswith("qwen-vl-finetune:")
         assert [t["from"] for t in entry["conversations"]] == ["human", "gpt"]
         assert Path(entry["video"]).is_file() and entry["conversations"][0]["value"].count("<video>") == 1
+    # the first profile's media went with its samples: media/ holds exactly what samples use
+    used = {Path(p) for r in samples.values() for p in [*(f for v in r["videos"] for f in v), *r["video_clips"], *r["images"]]}
+    on_disk = {f.relative_to(copy) for f in (copy / "media").rglob("*") if f.is_file()}
+    assert on_disk == used

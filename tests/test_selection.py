@@ -207,6 +207,7 @@ def test_empty_input_gives_an_empty_valid_selection(ray_head, tmp_path):
 
     table = pq.read_table(tmp_path / "out" / "selection")
     assert table.num_rows == 0 and table.schema.equals(SELECTION) and summary["inputs"] == 0 and summary["balanced"]
+    assert "No samples were written." in (tmp_path / "out" / "report" / "index.html").read_text()
 
 
 def test_report_plots_show_clusters_reasons_and_duplicate_pairs(selected):

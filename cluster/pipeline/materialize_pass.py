@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import ray
@@ -24,6 +26,7 @@ from cluster.caption.placement import Placement, place_captioner
 from cluster.models.clip import ClipSpec
 from cluster.pipeline.segment_pass import actor_cpu_share
 from cluster.progress import ChunkLedger
+from cluster.sink import write_json
 from cluster.stages.caption_score_stage import ScoreCaptions
 from cluster.stages.caption_stage import CaptionSegments
 from cluster.stages.compose_stage import ComposeSamples, ComposeSettings
@@ -34,6 +37,8 @@ from schemas.trainer import dataset_info, trainer_args
 log = logging.getLogger(__name__)
 
 ROWS_PER_BLOCK = 4
+ACCOUNTING_COLUMNS = ["input_index", "uri", "segment_id", "status", "reason", "stage", "error_type"]
+ERROR_COLUMNS = ["uri", *(name for name in ERRORS.names if name != "input")]
 MATERIALIZE_MEMORY = 512 * 1024**2
 
 
@@ -56,39 +61,47 @@ def prepare_captioning(cfg, clip_spec: ClipSpec) -> CaptionPlan | None:
 
 def run_materialize_pass(cfg, manifest: list[dict], out_root: Path, captioning: CaptionPlan | None) -> dict:
     """Write samples for the kept segments of every chunk not committed by an earlier run,
-    then account for every input from all chunks' outcomes."""
-    candidates = pads.dataset(out_root / "candidates", schema=CANDIDATES, format="parquet").to_table().to_pylist()
-    decisions = pads.dataset(out_root / "selection", schema=SELECTION, format="parquet").to_table().to_pylist()
-    selection = {d["segment_id"]: d["drop_reason"] for d in decisions if d["segment_id"]}
-    clustering = {d["segment_id"]: {k: d[k] for k in ("cluster_id", "duplicate_group")} for d in decisions if d["segment_id"]}
+    then account for every input from all chunks' outcomes.
+
+    The driver reads only the accounting columns of candidates/ and selection/; a chunk's
+    full rows (embeddings and all) are read on a worker when the pipeline reaches it, so the
+    driver's memory stays small at millions of segments."""
+    candidates = pads.dataset(out_root / "candidates", schema=CANDIDATES, format="parquet")
+    accounting = candidates.to_table(columns=ACCOUNTING_COLUMNS).to_pylist()
+    decisions = pads.dataset(out_root / "selection", schema=SELECTION, format="parquet").to_table(
+        columns=["segment_id", "drop_reason", "cluster_id", "duplicate_group"], filter=pc.is_valid(pc.field("segment_id"))
+    ).to_pylist()
+    selection = {d["segment_id"]: d["drop_reason"] for d in decisions}
+    clustering = {d["segment_id"]: [d["cluster_id"], d["duplicate_group"]] for d in decisions if d["drop_reason"] is None}
+    del decisions
 
     size = cfg.input.chunk_size
     chunks = -(-len(manifest) // size)
-    kept: dict[int, list[dict]] = {c: [] for c in range(chunks)}
-    failed_before: dict[int, list[dict]] = {c: [] for c in range(chunks)}
-    for row in candidates:
-        chunk = row["input_index"] // size
-        if row["status"] == "error":
-            failed_before[chunk].append({"input": row["uri"], **row})
-        elif row["segment_id"] and selection.get(row["segment_id"], "missing") is None:
-            kept[chunk].append({**row, **clustering[row["segment_id"]]})
+    kept: dict[int, list[str]] = {c: [] for c in range(chunks)}
+    for row in accounting:
+        if row["status"] != "error" and row["segment_id"] in clustering:
+            kept[row["input_index"] // size].append(row["segment_id"])
 
     ledger = ChunkLedger(out_root, "materialize", cfg.digest(), ("dataset", "errors"))
-    done = ledger.committed({c: sorted(r["segment_id"] for r in kept[c]) for c in kept})
-    todo = {c: rows for c, rows in kept.items() if c not in done}
+    done = ledger.committed({c: sorted(ids) for c, ids in kept.items()})
+    todo = {c: sorted(ids) for c, ids in kept.items() if c not in done}
     log.info("materialize pass: %d chunks; %d committed by an earlier run", chunks, len(done))
-    assembler = SampleAssembler(todo, failed_before, ledger, cfg.output.rows_per_shard)
-    segments = [row for rows in todo.values() for row in rows]
-    if segments:
-        for batch in _samples(cfg, segments, out_root, captioning).iter_batches(batch_format="pyarrow", batch_size=None):
+    assembler = SampleAssembler(todo, EarlierErrors(candidates, size), ledger, cfg.output.rows_per_shard)
+    work = [{"chunk": c, "segments": json.dumps({sid: clustering[sid] for sid in ids})} for c, ids in todo.items() if ids]
+    if work:
+        rows = ray.data.from_items(work).flat_map(
+            ChunkRows, fn_constructor_args=(str(out_root / "candidates"), size), compute=ActorPoolStrategy(size=1), num_cpus=0.1
+        )
+        for batch in _samples(cfg, rows, out_root, captioning).iter_batches(batch_format="pyarrow", batch_size=None):
             assembler.add(batch.to_pylist())
     assembler.finish()
+    _remove_unreferenced_media(out_root)
 
     outcomes = {**done, **assembler.outcomes}
     written = {sid for o in outcomes.values() for sid, (kind, _) in o["segments"].items() if kind == "sample"}
     failed = {sid: why for o in outcomes.values() for sid, (kind, why) in o["segments"].items() if kind == "error"}
     selection.update({sid: why for o in outcomes.values() for sid, (kind, why) in o["segments"].items() if kind == "filtered"})
-    summary, per_input = summarize(manifest, candidates, selection, written, failed)
+    summary, per_input = summarize(manifest, accounting, selection, written, failed)
     pq.write_table(table_from_rows(per_input, INPUTS), out_root / "inputs.parquet.tmp")
     (out_root / "inputs.parquet.tmp").replace(out_root / "inputs.parquet")
     summary["samples"] = sum(o["rows"] for o in outcomes.values())
@@ -100,14 +113,42 @@ def run_materialize_pass(cfg, manifest: list[dict], out_root: Path, captioning: 
     return summary
 
 
+def _remove_unreferenced_media(out_root: Path) -> None:
+    """Delete media no sample refers to: those of an earlier run under another token profile
+    or config (other sample ids), and of segments the caption gates dropped. Media are
+    `media/<xx>/<sample id>` folders and `.mp4` files, named by ids only."""
+    media = out_root / "media"
+    if not media.is_dir():
+        return
+    referenced: set[tuple[str, str]] = set()
+    dataset = pads.dataset(out_root / "dataset", schema=DATASET, format="parquet")
+    for batch in dataset.to_batches(columns=["videos", "video_clips", "images"]):
+        for row in batch.to_pylist():
+            paths = [frames[0] for frames in row["videos"] if frames] + row["video_clips"] + row["images"]
+            referenced.update(tuple(Path(path).parts[1:3]) for path in paths)
+    removed = 0
+    for entry in media.glob("*/*"):
+        if (entry.parent.name, entry.name) not in referenced:
+            if entry.is_dir():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+            removed += 1
+    for folder in media.iterdir():
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+    if removed:
+        log.info("materialize pass: removed %d media entries no sample refers to", removed)
+
+
 class SampleAssembler:
     """Collects pass-3 rows as they stream in and commits a chunk (its samples, its errors
     from every pass, and each kept segment's outcome) once all its segments are done."""
 
-    def __init__(self, todo: dict[int, list[dict]], failed_before: dict[int, list[dict]], ledger: ChunkLedger, rows_per_shard: int):
+    def __init__(self, todo: dict[int, list[str]], failed_before: EarlierErrors, ledger: ChunkLedger, rows_per_shard: int):
         self.ledger, self.rows_per_shard, self.failed_before = ledger, rows_per_shard, failed_before
-        self.chunk_of = {r["segment_id"]: c for c, rows in todo.items() for r in rows}
-        self.rows: dict[int, dict[str, list[dict]]] = {c: {r["segment_id"]: [] for r in rows} for c, rows in todo.items()}
+        self.chunk_of = {sid: c for c, ids in todo.items() for sid in ids}
+        self.rows: dict[int, dict[str, list[dict]]] = {c: {sid: [] for sid in ids} for c, ids in todo.items()}
         self.outcomes: dict[int, dict] = {}
         for chunk in list(self.rows):
             self._commit_if_complete(chunk)
@@ -130,7 +171,7 @@ class SampleAssembler:
             return
         samples = self.ledger.writer(chunk, "dataset", DATASET, self.rows_per_shard)
         errors = self.ledger.writer(chunk, "errors", ERRORS, self.rows_per_shard)
-        for row in self.failed_before[chunk]:
+        for row in self.failed_before(chunk):
             errors.add(row)
         outcome: dict[str, list] = {}
         max_tokens = 0
@@ -156,13 +197,45 @@ class SampleAssembler:
         del self.rows[chunk]
 
 
+class EarlierErrors:
+    """A chunk's error rows from the earlier passes, read when the chunk is committed."""
+
+    def __init__(self, candidates: pads.Dataset, chunk_size: int):
+        self.candidates, self.chunk_size = candidates, chunk_size
+
+    def __call__(self, chunk: int) -> list[dict]:
+        failed = _in_chunk(chunk, self.chunk_size) & (pc.field("status") == "error")
+        rows = self.candidates.to_table(columns=ERROR_COLUMNS, filter=failed).to_pylist()
+        return [{"input": r.pop("uri"), **r} for r in rows]
+
+
+class ChunkRows:
+    """Flat-map actor: a chunk's kept candidate rows, embeddings and all, with their
+    cluster fields from `selection/`, read on a worker when the pipeline reaches it."""
+
+    def __init__(self, candidates: str, chunk_size: int):
+        self.candidates = pads.dataset(candidates, schema=CANDIDATES, format="parquet")
+        self.chunk_size = chunk_size
+
+    def __call__(self, item: dict) -> list[dict]:
+        clustering = json.loads(item["segments"])
+        wanted = _in_chunk(item["chunk"], self.chunk_size) & pc.field("segment_id").isin(list(clustering))
+        rows = self.candidates.to_table(filter=wanted).to_pylist()
+        return [{**r, "cluster_id": clustering[r["segment_id"]][0], "duplicate_group": clustering[r["segment_id"]][1]} for r in rows]
+
+
+def _in_chunk(chunk: int, chunk_size: int) -> pc.Expression:
+    return (pc.field("input_index") >= chunk * chunk_size) & (pc.field("input_index") < (chunk + 1) * chunk_size)
+
+
 def _complete(rows: list[dict]) -> bool:
     return bool(rows) and len(rows) == rows[0]["segment_rows"]
 
 
-def _samples(cfg, kept: list[dict], out_root: Path, captioning: CaptionPlan | None) -> ray.data.Dataset:
+def _samples(cfg, kept: ray.data.Dataset, out_root: Path, captioning: CaptionPlan | None) -> ray.data.Dataset:
     """materialize (CPU tasks) → caption (actor pool) → caption CLIP score → compose."""
-    ds = ray.data.from_items(kept, override_num_blocks=max(1, len(kept) // ROWS_PER_BLOCK))
+    # small blocks, so a chunk's segments are materialized by many tasks at once
+    ds = kept.repartition(target_num_rows_per_block=ROWS_PER_BLOCK)
     # The memory reservation (one segment's decoded frames) also keeps Ray Data from fusing
     # these decode tasks into the captioner actors, which must only caption.
     ds = ds.map_batches(
@@ -222,11 +295,3 @@ def _compose_settings(cfg) -> ComposeSettings:
         image_samples=s.image_samples,
         gates=cfg.caption.gates,
     )
-
-
-def write_json(path: Path, payload: dict) -> None:
-    """Write JSON atomically (a reader never sees half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True))
-    tmp.replace(path)

@@ -21,7 +21,7 @@ from cluster import metrics
 from cluster.report.selection_plots import write_selection_report
 from cluster.selection.balance import balance
 from cluster.selection.clustering import choose_k, fit_centroids
-from cluster.sink import ShardWriter
+from cluster.sink import ShardWriter, write_json
 from cluster.stages.dedup_stage import assign_batch, dedup_bucket, embeddings_of
 from schemas.tables import CANDIDATES, SELECTION
 
@@ -33,6 +33,8 @@ CLUSTER_COLUMNS = [*THRESHOLD_COLUMNS, "video_id", "embedding"]
 # gigabytes of decoded 512-d batches in flight.
 SCAN = {"batch_size": 8192, "batch_readahead": 0, "fragment_readahead": 0}
 UDF_BATCH = 8192
+DEDUP_REASONS = ("near_duplicate", "source_cap", "cluster_cap")  # drops by dedup and caps, after the thresholds
+SELECTION_SETTINGS = "selection_settings.json"  # the thresholds and caps selection/ was made with
 
 
 def decide(row: dict, filters) -> str | None:
@@ -79,6 +81,7 @@ def run_select_pass(cfg, out_root: Path) -> Counter:
     writer = ShardWriter(out_root / "selection", SELECTION, cfg.output.rows_per_shard)
     writer.add_table(table.select(SELECTION.names))
     writer.close()
+    write_json(out_root / SELECTION_SETTINGS, cfg.model_dump(include={"filters", "dedup"}))
     outcomes = Counter({(r["values"] or "kept"): r["counts"] for r in pc.value_counts(reason).to_pylist()})
     log.info("select pass: %s", dict(outcomes))
     for reason, n in outcomes.items():

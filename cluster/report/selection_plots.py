@@ -13,6 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pyarrow.dataset as pads  # noqa: E402
 
+from cluster.report.figures import save_figure  # noqa: E402
 from cluster.storage import local_copy  # noqa: E402
 from cluster.video.decode import read_frames_at  # noqa: E402
 from schemas.tables import CANDIDATES, SELECTION  # noqa: E402
@@ -20,6 +21,7 @@ from schemas.tables import CANDIDATES, SELECTION  # noqa: E402
 log = logging.getLogger(__name__)
 PAIRS = 6
 THUMB = (144, 256)
+SELECTION_PLOTS = ("cluster_sizes.png", "drop_reasons.png", "duplicate_pairs.png")
 
 
 def write_selection_report(out_root: Path) -> list[Path]:
@@ -28,10 +30,12 @@ def write_selection_report(out_root: Path) -> list[Path]:
     )
     folder = out_root / "report"
     folder.mkdir(parents=True, exist_ok=True)
-    written = [_cluster_sizes(selection, folder / "cluster_sizes.png"), _drop_reasons(selection, folder / "drop_reasons.png")]
+    sizes, reasons, duplicates = (folder / name for name in SELECTION_PLOTS)
+    written = [_cluster_sizes(selection, sizes), _drop_reasons(selection, reasons)]
     pairs = [(r["segment_id"], r["duplicate_of"]) for r in selection.to_pylist() if r["duplicate_of"]][:PAIRS]
+    duplicates.unlink(missing_ok=True)  # a rerun that finds none must not show the last run's pairs
     if pairs:
-        written.append(_duplicate_pairs(out_root, pairs, folder / "duplicate_pairs.png"))
+        written.append(_duplicate_pairs(out_root, pairs, duplicates))
     return written
 
 
@@ -40,7 +44,7 @@ def _cluster_sizes(selection, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(7, 3.5))
     ax.bar(range(len(sizes)), sizes, width=1.0)
     ax.set(xlabel="cluster (largest first)", ylabel="segments", title=f"{len(sizes)} clusters, {sum(sizes)} clustered segments")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _drop_reasons(selection, path: Path) -> Path:
@@ -50,7 +54,7 @@ def _drop_reasons(selection, path: Path) -> Path:
     ax.barh(labels, [reasons[label] for label in labels])
     ax.invert_yaxis()
     ax.set(xlabel="segments", title="selection outcome")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _duplicate_pairs(out_root: Path, pairs: list[tuple[str, str]], path: Path) -> Path:
@@ -63,7 +67,7 @@ def _duplicate_pairs(out_root: Path, pairs: list[tuple[str, str]], path: Path) -
             ax.imshow(_keyframe(rows[segment]))
             ax.set_title(f"{label} {segment[:9]} @{rows[segment]['start_s']:.1f}s", fontsize=7)
             ax.axis("off")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _keyframe(row: dict):
@@ -73,10 +77,3 @@ def _keyframe(row: dict):
     w = max(1, round(h * probe["display_width"] / probe["display_height"]))
     with local_copy(row["uri"]) as path:
         return read_frames_at(path, [times[len(times) // 2]], probe["start_time"], probe["rotation"], (h, w))[0]
-
-
-def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path

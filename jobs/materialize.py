@@ -1,0 +1,77 @@
+"""Pass 3 alone: `python -m jobs.materialize --config CONFIG [--set key=value ...]`.
+
+Writes media, captions and trainer-ready samples for the segments `selection/` keeps, then
+summary.json (every input accounted for) and the report. Chunks an earlier run committed
+are skipped."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cluster.accounting import check
+from cluster.pipeline.materialize_pass import CaptionPlan, prepare_captioning, run_materialize_pass
+from cluster.pipeline.segment_pass import prepare_scoring
+from cluster.report.dataset_report import write_report
+from cluster.sink import write_json
+from jobs.config import Config
+from jobs.entry import config_job, output_root, require
+from jobs.manifest import read_manifest
+from jobs.ray_session import connect
+
+log = logging.getLogger("vidcurate")
+
+
+@dataclass
+class PassRecord:
+    """Chunks and wall time of each pass one command ran, for summary.json."""
+
+    chunks: dict[str, dict] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def timed(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        yield
+        self.seconds[name] = round(time.perf_counter() - start, 3)
+
+    def as_summary(self) -> dict:
+        return {"chunks": self.chunks, "timings_s": self.seconds}
+
+
+def finish(cfg: Config, manifest: list[dict], out_root: Path, captioning: CaptionPlan | None,
+           earlier: PassRecord | None = None) -> dict:
+    """Pass 3, then summary.json (with the chunks and timings of this and `earlier` passes)
+    and the report. Raises AccountingError when some input is not accounted for, after
+    writing summary.json, so the user can see which."""
+    record = earlier or PassRecord()
+    with record.timed("materialize"):
+        summary = run_materialize_pass(cfg, manifest, out_root, captioning)
+    record.chunks["materialize"] = summary.pop("chunks")
+    summary.update(record.as_summary())
+    write_json(out_root / "summary.json", summary)
+    check(summary)
+    log.info("report written to %s", write_report(out_root))
+    return summary
+
+
+def run(cfg: Config) -> dict:
+    require(Path(cfg.output.root), ("candidates", "selection"), "the segment and select passes (vidcurate run)")
+    manifest = read_manifest(cfg.input.manifest)
+    scoring = prepare_scoring(cfg.scoring)
+    out_root = output_root(cfg)
+    connect(cfg.ray.address, cfg.ray.num_cpus)
+    return finish(cfg, manifest, out_root, prepare_captioning(cfg, scoring.clip))
+
+
+def main(argv: list[str] | None = None) -> int:
+    return config_job("python -m jobs.materialize", __doc__, run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""Pass 1 alone: `python -m jobs.segment --config CONFIG [--set key=value ...]`.
+
+Probes, splits and scores every input into `candidates/` under output.root. Chunks an
+earlier run committed are skipped."""
+
+from __future__ import annotations
+
+import sys
+
+from cluster.pipeline.segment_pass import prepare_scoring, run_segment_pass
+from jobs.config import Config
+from jobs.entry import config_job, output_root
+from jobs.manifest import read_manifest
+from jobs.ray_session import connect
+
+
+def run(cfg: Config) -> dict:
+    manifest = read_manifest(cfg.input.manifest)
+    scoring = prepare_scoring(cfg.scoring)
+    out_root = output_root(cfg)
+    connect(cfg.ray.address, cfg.ray.num_cpus)
+    return {"segment": run_segment_pass(cfg, manifest, out_root, scoring)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    return config_job("python -m jobs.segment", __doc__, run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
