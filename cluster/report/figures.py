@@ -11,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 KEPT, DROPPED, ERRORED, LINE = "#3a7d44", "#c98b2b", "#b23a48", "#1d3557"
 
@@ -67,6 +68,7 @@ def histogram(dist: Distribution, path: Path) -> Path:
         ax.axvline(bound, color=ERRORED, linestyle="--", linewidth=1.4, label=f"{side} {bound:g}: {outside} dropped")
     if dist.low is not None or dist.high is not None:
         ax.legend(fontsize=7, loc="upper right")
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6))  # narrow ranges (random scores) otherwise crowd the labels
     ax.set(title=f"{dist.name} ({values.size} segments)", xlabel=dist.label, ylabel="segments")
     return save_figure(fig, path)
 
