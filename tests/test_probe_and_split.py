@@ -8,8 +8,9 @@ import pytest
 
 from media_files import remux_elementary, write_with_pts
 from cluster.video.cuts import detect_cuts, frame_scores
-from cluster.video.decode import iter_analysis_frames, read_frames_at
+from cluster.video.decode import iter_analysis_frames, keyframe_splits, read_frames_at
 from cluster.video.probe import ProbeError, probe_video
+from cluster.video.scan import MIN_STRETCH_SECONDS, scene_scores
 from cluster.video.split import split_timeline
 from cluster.video.synth import scene_frames, write_scene_video, write_video
 
@@ -79,6 +80,35 @@ def test_cuts_are_found_at_the_planted_frames(tmp_path):
 
 def test_a_continuous_shot_has_no_cut(shared_videos):
     assert detect_cuts(frame_scores(iter_analysis_frames(str(shared_videos / "chaplin.mp4")))) == []
+
+
+def _assert_parallel_pass_is_sequential(path, workers: int = 4) -> None:
+    assert keyframe_splits(str(path), workers, MIN_STRETCH_SECONDS), "the file was not split; the test checks nothing"
+    sequential_times, parallel_times = [], []
+    sequential = frame_scores(iter_analysis_frames(str(path), sequential_times))
+    np.testing.assert_array_equal(scene_scores(str(path), parallel_times, workers=workers), sequential)
+    assert parallel_times == sequential_times
+
+
+def test_the_thumbnail_pass_split_across_decoders_gives_the_sequential_scores(tmp_path):
+    """Decoding keyframe-to-keyframe stretches in parallel must not move, add or lose a cut:
+    every frame, its time and its score (the ones across stretch boundaries included) are
+    those of one pass over the file."""
+    path, planted = write_scene_video(tmp_path / "long.mp4", [9, 4, 12, 3, 10], seed=5)
+    _assert_parallel_pass_is_sequential(path)
+    assert detect_cuts(scene_scores(str(path), workers=4)) == planted
+
+
+def test_the_split_thumbnail_pass_matches_on_real_files(shared_videos):
+    for name in ("big_buck_bunny_0_30.webm", "testvideo.mp4"):  # VP8 in WebM, H.264 with B-frames
+        _assert_parallel_pass_is_sequential(shared_videos / name)
+
+
+def test_a_stream_that_cannot_seek_is_read_in_one_pass(tmp_path):
+    mp4, planted = write_scene_video(tmp_path / "a.mp4", [10, 10], seed=2)
+    raw = remux_elementary(mp4, tmp_path / "a.h264")
+    assert keyframe_splits(str(raw), 4, MIN_STRETCH_SECONDS) == []
+    assert detect_cuts(scene_scores(str(raw), workers=4)) == planted
 
 
 def test_split_chops_long_scenes_and_marks_short_ones():

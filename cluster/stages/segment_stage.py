@@ -14,10 +14,10 @@ from cluster import ids, metrics
 from cluster.storage import fingerprint, local_copy
 from cluster.stages.errors import error_fields
 from cluster.tokens.geometry import MAX_RATIO
-from cluster.video.cuts import CutParams, detect_cuts, frame_scores
-from cluster.video.decode import iter_analysis_frames
+from cluster.video.cuts import CutParams, detect_cuts
 from cluster.video.guard import GuardSettings, guarded
 from cluster.video.probe import VideoProbe, probe_video
+from cluster.video.scan import scene_scores
 from cluster.video.split import Segment, split_timeline
 from schemas.tables import TEXT_FIELDS
 
@@ -70,7 +70,7 @@ def segments_of(path: str, probe: VideoProbe, s: SplitSettings) -> list[Segment]
     cuts: list[int] = []
     if s.mode == "scenes":
         times: list[float | None] = []
-        found = detect_cuts(frame_scores(iter_analysis_frames(path, times)), s.cut_params)
+        found = detect_cuts(scene_scores(path, times), s.cut_params)
         cuts = probe_indices(found, times, probe)
     return split_timeline(probe.timestamps, probe.duration, cuts, s.min_seconds, s.max_seconds)
 

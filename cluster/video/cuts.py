@@ -28,14 +28,15 @@ def frame_scores(batches: Iterable[np.ndarray]) -> np.ndarray:
     last: np.ndarray | None = None
     for batch in batches:
         frames = batch.astype(np.int16)
-        if last is None:
-            diffs = np.abs(np.diff(frames, axis=0)).mean(axis=1)
-            scores.append(np.concatenate([[0.0], diffs]).astype(np.float32))
-        else:
-            diffs = np.abs(np.diff(np.concatenate([last[None], frames]), axis=0)).mean(axis=1)
-            scores.append(diffs.astype(np.float32))
+        previous = frames[:1] if last is None else last[None]
+        scores.append(np.abs(np.diff(np.concatenate([previous, frames]), axis=0)).mean(axis=1).astype(np.float32))
         last = frames[-1]
     return np.concatenate(scores) if scores else np.zeros(0, np.float32)
+
+
+def difference(before: np.ndarray, after: np.ndarray) -> np.float32:
+    """The score of thumbnail `after` following `before`, as frame_scores computes it."""
+    return frame_scores([np.stack([before, after])])[1]
 
 
 def detect_cuts(scores: np.ndarray, params: CutParams = CutParams()) -> list[int]:

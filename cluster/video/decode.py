@@ -19,15 +19,17 @@ log = logging.getLogger(__name__)
 ANALYSIS_SIZE = (36, 64)
 
 
-def _open_video_stream(container: av.container.InputContainer) -> av.VideoStream:
-    """The first video stream, decoding on as many threads as the task was given CPUs.
+def decoder_threads() -> int:
+    """The CPUs this process may decode on: Ray sets OMP_NUM_THREADS to a task's num_cpus;
+    outside Ray, every core. A 1-CPU task on a 64-core node must not start 64 decoders."""
+    return int(os.environ.get("OMP_NUM_THREADS") or 0) or os.cpu_count() or 1
 
-    Ray sets OMP_NUM_THREADS to a task's num_cpus; without it (outside Ray) FFmpeg uses
-    every core. A 1-CPU task on a 64-core node must not start 64 decoder threads.
-    """
+
+def _open_video_stream(container: av.container.InputContainer, threads: int | None = None) -> av.VideoStream:
+    """The first video stream, decoding on `threads` threads (default: decoder_threads())."""
     stream = container.streams.video[0]
     stream.thread_type = "AUTO"
-    stream.thread_count = int(os.environ.get("OMP_NUM_THREADS") or 0)
+    stream.thread_count = threads or decoder_threads()
     return stream
 
 
@@ -52,20 +54,38 @@ def decoded_frames(container: av.container.InputContainer, stream: av.VideoStrea
         yield from frames
 
 
-def iter_analysis_frames(path: str, times: list[float | None] | None = None, batch_size: int = 256) -> Iterator[np.ndarray]:
+def iter_analysis_frames(
+    path: str,
+    times: list[float | None] | None = None,
+    batch_size: int = 256,
+    span: tuple[int | None, int | None] = (None, None),
+    threads: int | None = None,
+) -> Iterator[np.ndarray]:
     """Yield batches of (N, 36*64 + 2*18*32) uint8 YUV thumbnails of every decodable frame,
     in order; each frame's presentation time (None without timestamps) goes to `times`.
+    `span` limits the pass to frames with start <= pts < end (stream time base), starting
+    at `start`, which must be a keyframe's pts (see keyframe_splits).
 
     Plane strides are sampled directly from the decoder's buffers: no colour conversion or
     scaling pass, which would cost more than decoding itself at 720p.
     """
+    start, end = span
     with av.open(path) as container:
-        stream = _open_video_stream(container)
+        stream = _open_video_stream(container, threads)
         # Deblocking costs about a quarter of H.264/HEVC decoding and changes nothing a
         # 64x36 thumbnail can show.
         stream.codec_context.options = {"skip_loop_filter": "all"}
+        if start is not None:
+            container.seek(start, stream=stream, backward=True)
         batch: list[np.ndarray] = []
         for frame in decoded_frames(container, stream):
+            if frame.pts is not None:
+                # frames before `start` that follow it in decode order (open GOPs) belong to
+                # the span before, which decodes them from their true references
+                if start is not None and frame.pts < start:
+                    continue
+                if end is not None and frame.pts >= end:
+                    break
             if times is not None:
                 times.append(frame.time)
             batch.append(_thumbnail(frame))
@@ -74,6 +94,26 @@ def iter_analysis_frames(path: str, times: list[float | None] | None = None, bat
                 batch = []
         if batch:
             yield np.stack(batch)
+
+
+def keyframe_splits(path: str, parts: int, min_seconds: float) -> list[int]:
+    """The pts of up to `parts` - 1 keyframes that cut the video into stretches of about
+    equal length, none shorter than about `min_seconds`. Found by seeking, without
+    decoding; empty for a file that cannot seek (no duration) or is too short to split."""
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        if container.duration is None or parts < 2:
+            return []
+        duration = container.duration / av.time_base
+        parts = min(parts, int(duration // min_seconds))
+        origin = stream.start_time or 0
+        splits = set()
+        for k in range(1, parts):
+            container.seek(origin + int(duration * k / parts / stream.time_base), stream=stream, backward=True)
+            packet = next((p for p in container.demux(stream) if p.pts is not None), None)
+            if packet is not None and packet.is_keyframe and packet.pts > origin:
+                splits.add(packet.pts)
+        return sorted(splits)
 
 
 def _thumbnail(frame: av.VideoFrame) -> np.ndarray:

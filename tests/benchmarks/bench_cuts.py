@@ -17,8 +17,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from cluster.video.cuts import detect_cuts, frame_scores
-from cluster.video.decode import iter_analysis_frames
+from cluster.video.cuts import detect_cuts
+from cluster.video.scan import scene_scores
 from cluster.video.synth import write_video
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "videos"
@@ -81,7 +81,7 @@ def f1(found: list[int], truth: list[int]) -> tuple[float, float, float]:
 
 
 def ours(path: Path) -> list[int]:
-    return detect_cuts(frame_scores(iter_analysis_frames(str(path))))
+    return detect_cuts(scene_scores(str(path)))
 
 
 def pyscenedetect(path: Path) -> list[int]:
