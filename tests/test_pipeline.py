@@ -8,6 +8,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -250,6 +251,19 @@ def test_the_report_shows_the_run_and_loads_every_image_in_a_browser(result):
     for src in gallery:  # each tile shows the answer its sample teaches
         answer = next(m["content"] for m in samples[Path(src).stem]["messages"] if m["role"] == "assistant")
         assert answer in text
+
+
+def test_the_vidcurate_command_rewrites_the_report_of_a_finished_run(result, tmp_path):
+    out, _, _, _ = result
+    copy = tmp_path / "run"
+    shutil.copytree(out, copy)
+    shutil.rmtree(copy / "report")
+    vidcurate = str(Path(sys.executable).with_name("vidcurate"))  # the installed console script
+    done = subprocess.run([vidcurate, "report", "--root", str(copy)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "report written to" in done.stdout
+    states = image_states(rendered_dom(copy / "report" / "index.html"))
+    assert len(states) > 8 and set(states.values()) == {"loaded"}, states
 
 
 def test_a_report_missing_a_plot_shows_it_missing(result, tmp_path):
