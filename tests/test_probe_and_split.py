@@ -8,7 +8,8 @@ import pytest
 
 from media_files import remux_elementary, write_with_pts
 from cluster.video.cuts import detect_cuts, frame_scores
-from cluster.video.decode import iter_analysis_frames, keyframe_splits, read_frames_at
+from cluster.video import scan
+from cluster.video.decode import SeekMissed, iter_analysis_frames, keyframe_splits, read_frames_at
 from cluster.video.probe import ProbeError, probe_video
 from cluster.video.scan import MIN_STRETCH_SECONDS, scene_scores
 from cluster.video.split import split_timeline
@@ -102,6 +103,19 @@ def test_the_thumbnail_pass_split_across_decoders_gives_the_sequential_scores(tm
 def test_the_split_thumbnail_pass_matches_on_real_files(shared_videos):
     for name in ("big_buck_bunny_0_30.webm", "testvideo.mp4"):  # VP8 in WebM, H.264 with B-frames
         _assert_parallel_pass_is_sequential(shared_videos / name)
+
+
+def test_a_seek_that_misses_its_keyframe_falls_back_to_one_pass(tmp_path, monkeypatch):
+    """A demuxer whose seek does not land on the keyframe asked for would lose the frames
+    between; the pass notices and reads the file in one go instead."""
+    path, planted = write_scene_video(tmp_path / "long.mp4", [9, 4, 12, 3, 10], seed=5)
+    (split,) = keyframe_splits(str(path), 2, MIN_STRETCH_SECONDS)
+    monkeypatch.setattr(scan, "keyframe_splits", lambda *_: [split + 1])  # one tick past the keyframe
+    with pytest.raises(SeekMissed, match="long.mp4"):
+        list(iter_analysis_frames(str(path), span=(split + 1, None)))
+    times = []
+    np.testing.assert_array_equal(scan.scene_scores(str(path), times, workers=2), frame_scores(iter_analysis_frames(str(path))))
+    assert len(times) == _decoded_frames(path)
 
 
 def test_a_stream_that_cannot_seek_is_read_in_one_pass(tmp_path):

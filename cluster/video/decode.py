@@ -19,6 +19,10 @@ log = logging.getLogger(__name__)
 ANALYSIS_SIZE = (36, 64)
 
 
+class SeekMissed(RuntimeError):
+    """A span's first frame was not at its start: frames before it would be lost."""
+
+
 def decoder_threads() -> int:
     """The CPUs this process may decode on: Ray sets OMP_NUM_THREADS to a task's num_cpus;
     outside Ray, every core. A 1-CPU task on a 64-core node must not start 64 decoders."""
@@ -80,10 +84,14 @@ def iter_analysis_frames(
         batch: list[np.ndarray] = []
         for frame in decoded_frames(container, stream):
             if frame.pts is not None:
-                # frames before `start` that follow it in decode order (open GOPs) belong to
-                # the span before, which decodes them from their true references
-                if start is not None and frame.pts < start:
-                    continue
+                if start is not None:
+                    # frames before `start` that follow it in decode order (open GOPs) belong
+                    # to the span before, which decodes them from their true references
+                    if frame.pts < start:
+                        continue
+                    if frame.pts > start:
+                        raise SeekMissed(f"{path}: a seek to the keyframe at pts {start} missed it (next frame at {frame.pts})")
+                    start = None
                 if end is not None and frame.pts >= end:
                     break
             if times is not None:
@@ -108,11 +116,14 @@ def keyframe_splits(path: str, parts: int, min_seconds: float) -> list[int]:
         parts = min(parts, int(duration // min_seconds))
         origin = stream.start_time or 0
         splits = set()
-        for k in range(1, parts):
-            container.seek(origin + int(duration * k / parts / stream.time_base), stream=stream, backward=True)
-            packet = next((p for p in container.demux(stream) if p.pts is not None), None)
-            if packet is not None and packet.is_keyframe and packet.pts > origin:
-                splits.add(packet.pts)
+        try:
+            for k in range(1, parts):
+                container.seek(origin + int(duration * k / parts / stream.time_base), stream=stream, backward=True)
+                packet = next((p for p in container.demux(stream) if p.pts is not None), None)
+                if packet is not None and packet.is_keyframe and packet.pts > origin:
+                    splits.add(packet.pts)
+        except av.FFmpegError:  # damaged or unseekable: one sequential pass copes with that
+            return []
         return sorted(splits)
 
 

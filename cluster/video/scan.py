@@ -10,13 +10,16 @@ the scores of one sequential pass; only per-frame scores are kept, never frames.
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from cluster.video.cuts import difference, frame_scores
-from cluster.video.decode import decoder_threads, iter_analysis_frames, keyframe_splits
+from cluster.video.decode import SeekMissed, decoder_threads, iter_analysis_frames, keyframe_splits
+
+log = logging.getLogger(__name__)
 
 # Shorter stretches would spend more on opening and seeking than they save.
 MIN_STRETCH_SECONDS = 8.0
@@ -36,12 +39,13 @@ def scene_scores(path: str, times: list[float | None] | None = None, workers: in
     (default: the CPUs this process may use)."""
     splits = keyframe_splits(path, workers or decoder_threads(), MIN_STRETCH_SECONDS)
     bounds = list(zip([None, *splits], [*splits, None]))
-    if len(bounds) == 1:
-        stretches = [_stretch(path, bounds[0], threads=None)]
-    else:
-        with ThreadPoolExecutor(len(bounds), thread_name_prefix="thumbnail-pass") as pool:
-            stretches = list(pool.map(lambda span: _stretch(path, span, threads=1), bounds))
-    return _join(stretches, times)
+    if len(bounds) > 1:
+        try:
+            with ThreadPoolExecutor(len(bounds), thread_name_prefix="thumbnail-pass") as pool:
+                return _join(list(pool.map(lambda span: _stretch(path, span, threads=1), bounds)), times)
+        except SeekMissed as exc:
+            log.warning("%s; reading the file in one pass", exc)
+    return _join([_stretch(path, (None, None), threads=None)], times)
 
 
 def _stretch(path: str, span: tuple[int | None, int | None], threads: int | None) -> Stretch:
