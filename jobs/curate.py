@@ -10,6 +10,7 @@ import sys
 
 from cluster.pipeline.materialize_pass import prepare_captioning
 from cluster.pipeline.segment_pass import prepare_scoring, run_segment_pass
+from cluster.tokens.text import check_tokenizer
 from jobs import materialize, select
 from jobs.config import Config
 from jobs.entry import config_job, output_root
@@ -24,6 +25,7 @@ def run(cfg: Config) -> dict:
     models, a GPU for captioning) is checked before the first one starts."""
     manifest = read_manifest(cfg.input.manifest)
     scoring = prepare_scoring(cfg.scoring)
+    check_tokenizer(cfg.tokens.tokenizer)
     out_root = output_root(cfg)
     connect(cfg.ray.address, cfg.ray.num_cpus)
     captioning = prepare_captioning(cfg, scoring.clip)

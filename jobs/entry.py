@@ -16,6 +16,7 @@ from cluster.accounting import AccountingError
 from cluster.caption.backends import CaptionUnavailable
 from cluster.pipeline.segment_pass import ScoringUnavailable
 from cluster.report.dataset_report import ReportError
+from cluster.tokens.text import TokenizerUnavailable
 from jobs.config import Config, ConfigError, load_config
 from jobs.manifest import ManifestError
 from schemas.exports import ExportError
@@ -25,7 +26,9 @@ class PassOrderError(ValueError):
     """A pass was started before the one it reads from has run."""
 
 
-USAGE_ERRORS = (ConfigError, ManifestError, ScoringUnavailable, CaptionUnavailable, PassOrderError, ReportError, ExportError)
+USAGE_ERRORS = (
+    ConfigError, ManifestError, ScoringUnavailable, CaptionUnavailable, TokenizerUnavailable, PassOrderError, ReportError, ExportError
+)
 
 
 def parse_overrides(pairs: list[str]) -> dict:

@@ -19,6 +19,7 @@ from cluster.pipeline.materialize_pass import CaptionPlan, prepare_captioning, r
 from cluster.pipeline.segment_pass import prepare_scoring
 from cluster.report.dataset_report import write_report
 from cluster.sink import write_json
+from cluster.tokens.text import check_tokenizer
 from jobs.config import Config
 from jobs.entry import config_job, output_root, require
 from jobs.manifest import read_manifest
@@ -64,6 +65,7 @@ def run(cfg: Config) -> dict:
     require(Path(cfg.output.root), ("candidates", "selection"), "the segment and select passes (vidcurate run)")
     manifest = read_manifest(cfg.input.manifest)
     scoring = prepare_scoring(cfg.scoring)
+    check_tokenizer(cfg.tokens.tokenizer)
     out_root = output_root(cfg)
     connect(cfg.ray.address, cfg.ray.num_cpus)
     return finish(cfg, manifest, out_root, prepare_captioning(cfg, scoring.clip))

@@ -28,14 +28,18 @@ def dataset_info(include_images: bool) -> dict:
     }
 
 
-def trainer_args(profile: TokenProfile, dataset_root: str, max_sample_tokens: int) -> dict:
-    """Arguments for the profile's consumer that reproduce the stored counts."""
+def trainer_args(profile: TokenProfile, dataset_root: str, max_sample_tokens: int, text_counted: bool) -> dict:
+    """Arguments for the profile's consumer that reproduce the stored counts; the length
+    limits cover the longest sample (its text too when `text_counted`)."""
     p = profile.resolved()
     note = (
         "Counts hold when each video is given as its listed frame files (every frame used, "
         "no resampling) or as its mp4 in video_clips, and images as listed."
     )
-    common = {"profile": profile.name, "parameters": p, "max_visual_tokens_per_sample": max_sample_tokens, "note": note}
+    if not text_counted:
+        note += " Text is not counted (tokens.tokenizer unset): add the longest prompt and answer to the length limits."
+    common = {"profile": profile.name, "parameters": p, "max_tokens_per_sample": max_sample_tokens,
+              "text_counted": text_counted, "note": note}
     if profile.consumer == "llamafactory":
         args = {
             "dataset": DATASET_NAME,

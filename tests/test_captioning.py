@@ -5,7 +5,6 @@ conversations, and the whole pass through Ray, checked against the trainer's pro
 from __future__ import annotations
 
 import json
-import re
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -22,6 +21,8 @@ from cluster.caption.settings import CaptionConfig, GateSettings
 from cluster.caption.tiny_model import offline_processor, tiny_model_dir
 from cluster.samples import ConversationError, build_messages, check_conversation, pick_instruction
 from cluster.stages.caption_stage import generate_splitting
+from cluster.stages.compose_stage import ComposeSamples, ComposeSettings
+from cluster.tokens.text import template_messages
 from jobs.config import ConfigError, parse_config
 from jobs.curate import run
 from schemas.tables import DATASET
@@ -230,12 +231,12 @@ def test_out_of_memory_splits_the_batch_and_keeps_the_order(tiny_captioner):
 # --- the whole pass through Ray ------------------------------------------------------------
 
 
-def _pipeline_config(manifest, out, caption: dict, **sample):
+def _pipeline_config(manifest, out, caption: dict, tokenizer: str | None = None, **sample):
     return parse_config({
         "input": {"manifest": str(manifest)},
         "output": {"root": str(out), "rows_per_shard": 4, "media": "frames"},
         "split": {"min_seconds": 2.0, "max_seconds": 8.0},
-        "tokens": {"consumer": "llamafactory", "family": "qwen2.5-vl"},
+        "tokens": {"consumer": "llamafactory", "family": "qwen2.5-vl", "tokenizer": tokenizer},
         "sample": sample,
         "caption": caption,
         **OFFLINE_SCORING,
@@ -255,7 +256,8 @@ def caption_inputs(tmp_path_factory, shared_videos):
 def tiny_run(ray_head, caption_inputs, tmp_path_factory):
     out = tmp_path_factory.mktemp("tiny_run")
     caption = {"backend": "tiny-random", "generation": {"max_new_tokens": 24, "short_max_new_tokens": 8}, "gates": NO_GATES}
-    summary = run(_pipeline_config(caption_inputs, out, caption, include_image=True, image_samples=True))
+    tokenizer = str(tiny_model_dir())  # the trainer's tokenizer: text tokens are counted with it
+    summary = run(_pipeline_config(caption_inputs, out, caption, tokenizer, include_image=True, image_samples=True))
     return out, summary
 
 
@@ -275,12 +277,16 @@ def test_tiny_random_captions_every_kept_segment_and_says_they_are_meaningless(t
     for row in images:
         assert row["messages"][0]["content"].startswith("<image>") and row["videos"] == [] and len(row["images"]) == 1
         assert row["messages"][1]["content"] == row["caption_short"]
+    args = json.loads((out / "trainer_args.json").read_text())  # text counted: the limit covers whole samples
+    assert args["text_counted"] is True and args["llamafactory"]["cutoff_len_at_least"] == max(r["total_tokens"] for r in rows)
+    assert "plus the text of each conversation" in (out / "report" / "index.html").read_text()
 
 
 @pytest.mark.parametrize("family", ["qwen2-vl", "qwen2.5-vl"])
 def test_stored_counts_equal_the_pad_tokens_the_trainers_processor_emits(tiny_run, family):
     """The real Qwen2-VL / Qwen2.5-VL processor with a tokenizer that knows the special
-    tokens, fed each written sample as LLaMA-Factory would (pre-scaled media)."""
+    tokens, fed each written sample as LLaMA-Factory would (pre-scaled media): its pad runs
+    are the stored counts, and its whole sequence is the stored total, text included."""
     out, _ = tiny_run
     processor = offline_processor(family, min_pixels=56 * 56, max_pixels=16384 * 28 * 28)
     pad = processor.tokenizer.convert_tokens_to_ids
@@ -288,7 +294,7 @@ def test_stored_counts_equal_the_pad_tokens_the_trainers_processor_emits(tiny_ru
         videos = [[np.asarray(Image.open(out / p)) for p in frames] for frames in row["videos"]]
         images = [np.asarray(Image.open(out / p)) for p in row["images"]]
         inputs = processor(
-            text=[processor.apply_chat_template(_template_messages(row["messages"]), tokenize=False)],
+            text=[processor.apply_chat_template(template_messages(row["messages"]), tokenize=False)],
             videos=videos or None,
             images=images or None,
             return_tensors="np",
@@ -296,18 +302,7 @@ def test_stored_counts_equal_the_pad_tokens_the_trainers_processor_emits(tiny_ru
         ids = inputs["input_ids"][0]
         assert int((ids == pad("<|video_pad|>")).sum()) == row["video_pad_tokens"], row["id"]
         assert int((ids == pad("<|image_pad|>")).sum()) == row["image_pad_tokens"], row["id"]
-
-
-def _template_messages(messages: list[dict]) -> list[dict]:
-    """Sharegpt turns to chat-template content parts, placeholders in place."""
-    out = []
-    for m in messages:
-        parts = [p for p in re.split(r"(<video>|<image>)", m["content"]) if p]
-        out.append({
-            "role": m["role"],
-            "content": [{"type": p[1:-1]} if p in ("<video>", "<image>") else {"type": "text", "text": p} for p in parts],
-        })
-    return out
+        assert row["text_tokens"] > 0 and len(ids) == row["total_tokens"] == row["visual_tokens"] + row["text_tokens"]
 
 
 def test_openai_captioning_through_ray_filters_errors_and_recovers(ray_head, caption_inputs, tmp_path):
@@ -353,3 +348,24 @@ def test_openai_captioning_through_ray_filters_errors_and_recovers(ray_head, cap
     errors = pq.read_table(tmp_path / "out" / "errors").to_pylist()
     (failed,) = [e for e in errors if e["stage"] == "caption"]
     assert "HTTP 400" in failed["error_message"]
+
+
+def test_text_that_pushes_a_sample_over_max_total_tokens_filters_its_segment(tmp_path):
+    """The media were fitted to max_total_tokens before the caption existed; when the text
+    the tokenizer counts makes the sample longer, the segment is filtered with the reason."""
+    tokenizer = str(tiny_model_dir(tmp_path))
+    media = [{"kind": "video", "placeholder": "<video>", "pad_tokens": 100, "sequence_tokens": 102}]
+    quality = {"short_chars": 8, "detailed_chars": 38, "truncated": False, "repetition": 0.0, "clip_similarity": 0.3}
+    row = {"status": "ok", "caption_status": "captioned", "caption_quality": quality, "id": "s1", "segment_id": "g1",
+           "media": media, "images": [], "videos": [["media/f0.jpg", "media/f1.jpg"]], "video_clips": [],
+           "caption_short": "A shape.", "caption_detailed": "A bright shape moves across the frame.",
+           "manifest_text": None, "qa": None}
+    settings = dict(instructions=("Describe this video.",), image_instructions=("Describe.",), seed=0, system=None,
+                    answer="detailed", include_qa=False, include_image=False, image_samples=False,
+                    gates=GateSettings(**NO_GATES), tokenizer=tokenizer)
+    (sample,) = ComposeSamples(ComposeSettings(**settings)).compose(row)
+    assert sample["visual_tokens"] == 102 and sample["total_tokens"] == 102 + sample["text_tokens"]
+    assert ComposeSamples(ComposeSettings(**settings, max_total_tokens=sample["total_tokens"])).compose(row) == [sample]
+    (filtered,) = ComposeSamples(ComposeSettings(**settings, max_total_tokens=sample["total_tokens"] - 1)).compose(row)
+    assert filtered["status"] == "filtered" and filtered["reason"] == "over_token_budget"
+    assert f"({sample['text_tokens']})" in filtered["error_message"]

@@ -21,6 +21,7 @@ BASE = {"input": {"manifest": "x"}, "output": {"root": "o"}}
         ({"split": {"min_seconds": 9, "max_seconds": 3}}, "min_seconds"),
         ({"tokens": {"consumer": "llava"}}, "'tokens.consumer'"),
         ({"input": {}}, "missing required key 'input.manifest'"),
+        ({"tokens": {"family": "qwen3-vl", "tokenizer": "t"}}, "qwen2-vl and qwen2.5-vl only"),
     ],
 )
 def test_bad_config_names_the_key(change, message):
@@ -37,6 +38,22 @@ def test_cli_reports_a_config_error_without_starting_work(tmp_path, capsys):
     path.write_text("input: {manifest: x}\noutput: {root: o}\nsplitt: {}\n")
     assert main(["--config", str(path)]) == 2
     assert "unknown key 'splitt'" in capsys.readouterr().err
+
+
+def test_a_tokenizer_that_cannot_load_stops_the_run_before_any_work(tmp_path, capsys):
+    (tmp_path / "videos").mkdir()
+    (tmp_path / "videos" / "a.mp4").write_bytes(b"x")
+    (tmp_path / "not_a_tokenizer").mkdir()
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({
+        "input": {"manifest": str(tmp_path / "videos")},
+        "output": {"root": str(tmp_path / "out")},
+        "tokens": {"tokenizer": str(tmp_path / "not_a_tokenizer")},
+        "scoring": {"preset": "random"},
+    }))
+    assert main(["--config", str(path)]) == 2
+    assert "tokens.tokenizer" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_manifest_from_folder_glob_jsonl_and_parquet(tmp_path):

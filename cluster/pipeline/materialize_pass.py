@@ -108,7 +108,8 @@ def run_materialize_pass(cfg, manifest: list[dict], out_root: Path, captioning: 
     summary["chunks"] = {"chunks": chunks, "committed_before": len(done), "run": len(todo)}
     max_tokens = max((o["max_tokens"] for o in outcomes.values()), default=0)
     write_json(out_root / "dataset_info.json", dataset_info(cfg.sample.include_image or cfg.sample.image_samples))
-    write_json(out_root / "trainer_args.json", trainer_args(cfg.tokens.profile(), str(out_root.resolve()), max_tokens))
+    args = trainer_args(cfg.tokens.profile(), str(out_root.resolve()), max_tokens, text_counted=cfg.tokens.tokenizer is not None)
+    write_json(out_root / "trainer_args.json", args)
     log.info("materialize pass: %d samples from %d segments, %d segment errors", summary["samples"], len(written), len(failed))
     return summary
 
@@ -294,4 +295,6 @@ def _compose_settings(cfg) -> ComposeSettings:
         include_image=s.include_image,
         image_samples=s.image_samples,
         gates=cfg.caption.gates,
+        tokenizer=cfg.tokens.tokenizer,
+        max_total_tokens=cfg.tokens.max_total_tokens,
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -47,8 +48,9 @@ def write_report(out_root: Path) -> Path:
     reasons = pads.dataset(out_root / "selection", schema=SELECTION, format="parquet").to_table(
         columns=["drop_reason"], filter=pc.is_valid(pc.field("segment_id"))
     ).column("drop_reason")
-    tokens = pads.dataset(out_root / "dataset", schema=DATASET, format="parquet").to_table(columns=["total_tokens"])
-    tokens = tokens.column("total_tokens").to_numpy(zero_copy_only=False).astype(np.int64)
+    counts = pads.dataset(out_root / "dataset", schema=DATASET, format="parquet").to_table(columns=["total_tokens", "text_tokens"])
+    tokens = counts.column("total_tokens").to_numpy(zero_copy_only=False).astype(np.int64)
+    text_counted = counts.num_rows > 0 and counts.column("text_tokens").null_count == 0
 
     stages = _funnel_stages(summary, candidates, reasons)
     segments = summary["segments"]
@@ -57,7 +59,8 @@ def write_report(out_root: Path) -> Path:
     }
     for dist in _distributions(candidates, filters, config["split"]):
         plots[dist.name] = figures.histogram(dist, folder / f"{dist.name.replace(' ', '_')}.png")
-    plots["tokens"] = figures.tokens_per_sample(tokens, trainer["profile"], config["tokens"].get("max_total_tokens"), folder / "tokens.png")
+    budget = config["tokens"].get("max_total_tokens")
+    plots["tokens"] = figures.tokens_per_sample(tokens, trainer["profile"], text_counted, budget, folder / "tokens.png")
     for written in SELECTION_PLOTS:  # drawn by the select pass (dedup.report)
         if (folder / written).exists():
             plots[Path(written).stem] = folder / written
@@ -65,7 +68,7 @@ def write_report(out_root: Path) -> Path:
 
     page = folder / "index.html"
     random_scores = False in candidates.column("scores_meaningful").to_pylist()
-    page.write_text(_page(out_root, summary, stages, plots, tokens, trainer, tiles, random_scores))
+    page.write_text(_page(out_root, summary, stages, plots, Tokens(tokens, text_counted, trainer["profile"]), tiles, random_scores))
     return page
 
 
@@ -96,8 +99,15 @@ def _distributions(candidates, filters: dict, split: dict) -> list[figures.Distr
     ]
 
 
-def _page(out_root: Path, summary: dict, stages, plots: dict[str, Path], tokens: np.ndarray, trainer: dict,
-          tiles: list[Tile], random_scores: bool) -> str:
+@dataclass(frozen=True)
+class Tokens:
+    per_sample: np.ndarray  # total_tokens of every sample
+    text_counted: bool  # whether the totals include text (tokens.tokenizer was set)
+    profile: str
+
+
+def _page(out_root: Path, summary: dict, stages, plots: dict[str, Path], tokens: Tokens, tiles: list[Tile],
+          random_scores: bool) -> str:
     esc = html.escape
     videos = summary["videos"]
     if summary["balanced"]:
@@ -114,8 +124,14 @@ def _page(out_root: Path, summary: dict, stages, plots: dict[str, Path], tokens:
         for reason, n in sorted(videos[f"{outcome}_by_reason"].items())
     )
     cutoffs = "".join(
-        f"<tr><td>{share:.0%}</td><td>{figures.cutoff_covering(tokens, share)}</td></tr>" for share in (1.0, 0.99)
+        f"<tr><td>{share:.0%}</td><td>{figures.cutoff_covering(tokens.per_sample, share)}</td></tr>" for share in (1.0, 0.99)
     )
+    if tokens.text_counted:
+        counted = ("Image and video tokens plus the text of each conversation as the trainer's tokenizer and chat "
+                   "template render it: a sample's total is its sequence length, and the cutoff_len below fits it.")
+    else:
+        counted = ("Image and video pad tokens plus vision start/end tokens. Text is not counted; add your prompt and "
+                   "caption tokens to the cutoff_len below, or set <code>tokens.tokenizer</code> to count them.")
     gallery = "".join(_tile_html(t) for t in tiles) or "<p>No samples were written.</p>"
 
     def img(key: str, alt: str) -> str:
@@ -154,9 +170,8 @@ img[data-state="missing"] {{ outline: 3px solid #b23a48; min-width: 200px; min-h
 </div>
 
 <h2>Tokens per sample</h2>
-<p>Counts for <code>{esc(trainer["profile"])}</code>: image and video pad tokens plus vision start/end tokens.
-Text is not counted; add your prompt and caption tokens to the cutoff_len below.</p>
-{img("tokens", "visual tokens per sample with the cutoff_len covering 100% and 99%")}
+<p>Counts for <code>{esc(tokens.profile)}</code>. {counted}</p>
+{img("tokens", "tokens per sample with the cutoff_len covering 100% and 99%")}
 <table><tr><th>samples that fit</th><th>cutoff_len</th></tr>{cutoffs}</table>
 
 <h2>Clusters</h2>

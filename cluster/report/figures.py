@@ -81,7 +81,7 @@ def cutoff_covering(tokens: np.ndarray, share: float) -> int:
     return int(ordered[max(0, int(np.ceil(share * ordered.size)) - 1)])
 
 
-def tokens_per_sample(tokens: np.ndarray, profile: str, budget: int | None, path: Path) -> Path:
+def tokens_per_sample(tokens: np.ndarray, profile: str, text_counted: bool, budget: int | None, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(7.5, 3.4))
     if tokens.size:
         ax.hist(tokens, bins=min(50, max(5, tokens.size // 2)), color=LINE, alpha=0.85)
@@ -92,7 +92,8 @@ def tokens_per_sample(tokens: np.ndarray, profile: str, budget: int | None, path
         ax.axvline(budget, color=DROPPED, linestyle=":", label=f"max_total_tokens {budget}")
     if tokens.size or budget is not None:
         ax.legend(fontsize=7, loc="upper right")
-    ax.set(title=f"visual tokens per sample, {profile} ({tokens.size} samples)", xlabel="tokens", ylabel="samples")
+    kind = "tokens (text included)" if text_counted else "visual tokens"
+    ax.set(title=f"{kind} per sample, {profile} ({tokens.size} samples)", xlabel="tokens", ylabel="samples")
     return save_figure(fig, path)
 
 

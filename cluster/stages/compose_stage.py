@@ -1,7 +1,8 @@
 """Pass-3 stage: a materialized (and possibly captioned) segment in, its sharegpt samples out.
 
 Applies the caption quality gates, draws the instruction from the pool, builds and checks
-the conversation, and totals the placeholder tokens of the media the sample carries.
+the conversation, and totals the placeholder tokens of the media the sample carries, plus
+its text tokens when the trainer's tokenizer is configured.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from cluster import ids, metrics
 from cluster.caption.quality import gate
 from cluster.caption.settings import GateSettings
 from cluster.samples import build_messages, check_conversation, pick_instruction
+from cluster.tokens.text import load_tokenizer, text_tokens
 from schemas.tables import PASS3_WORK, table_from_rows
 
 CAPTIONED = ("captioned", "random_weights")
@@ -30,6 +32,8 @@ class ComposeSettings:
     include_image: bool
     image_samples: bool
     gates: GateSettings
+    tokenizer: str | None = None  # count text tokens with it
+    max_total_tokens: int | None = None
 
 
 class ComposeSamples:
@@ -56,6 +60,10 @@ class ComposeSamples:
         samples = [self._video_sample(row)]
         if self.settings.image_samples and row["images"]:
             samples.append(self._image_sample(row))
+        budget = self.settings.max_total_tokens
+        if budget is not None and samples[0]["total_tokens"] > budget:  # the media fit; with the text they do not
+            message = f"{samples[0]['total_tokens']} tokens with the text ({samples[0]['text_tokens']}), over max_total_tokens={budget}"
+            return [{**row, "status": "filtered", "reason": "over_token_budget", "error_message": message}]
         return samples
 
     def _video_sample(self, row: dict) -> dict:
@@ -65,7 +73,7 @@ class ComposeSamples:
         answer = (row["caption_short"] if s.answer == "short" else row["caption_detailed"]) or row["manifest_text"] or ""
         instruction = pick_instruction(list(s.instructions), s.seed, row["id"])
         qa = row["qa"] if s.include_qa else None
-        return _finish({**row, "images": images}, items, build_messages(_placeholders(items), instruction, answer, s.system, qa))
+        return self._finish({**row, "images": images}, items, build_messages(_placeholders(items), instruction, answer, s.system, qa))
 
     def _image_sample(self, row: dict) -> dict:
         s = self.settings
@@ -74,25 +82,27 @@ class ComposeSamples:
         answer = row["caption_short"] or row["manifest_text"] or ""
         instruction = pick_instruction(list(s.image_instructions), s.seed, sample)
         messages = build_messages(_placeholders(items), instruction, answer, s.system)
-        return _finish({**row, "id": sample, "sample_kind": "image", "videos": [], "video_clips": []}, items, messages)
+        return self._finish({**row, "id": sample, "sample_kind": "image", "videos": [], "video_clips": []}, items, messages)
+
+
+    def _finish(self, row: dict, items: list[dict], messages: list[dict]) -> dict:
+        # a video is its frame files, or its mp4 when only clips are written
+        check_conversation(messages, videos=max(len(row["videos"]), len(row["video_clips"])), images=len(row["images"]))
+        visual = sum(m["sequence_tokens"] for m in items)
+        text = text_tokens(load_tokenizer(self.settings.tokenizer), messages) if self.settings.tokenizer else None
+        for kind in ("video", "image"):
+            metrics.count("vidcurate_tokens_emitted", sum(m["pad_tokens"] for m in items if m["kind"] == kind), kind=kind)
+        return {
+            **row,
+            "media": items,
+            "messages": messages,
+            "image_pad_tokens": sum(m["pad_tokens"] for m in items if m["kind"] == "image"),
+            "video_pad_tokens": sum(m["pad_tokens"] for m in items if m["kind"] == "video"),
+            "visual_tokens": visual,
+            "text_tokens": text,
+            "total_tokens": visual + (text or 0),
+        }
 
 
 def _placeholders(items: list[dict]) -> list[str]:
     return [m["placeholder"] for m in items]
-
-
-def _finish(row: dict, items: list[dict], messages: list[dict]) -> dict:
-    # a video is its frame files, or its mp4 when only clips are written
-    check_conversation(messages, videos=max(len(row["videos"]), len(row["video_clips"])), images=len(row["images"]))
-    visual = sum(m["sequence_tokens"] for m in items)
-    for kind in ("video", "image"):
-        metrics.count("vidcurate_tokens_emitted", sum(m["pad_tokens"] for m in items if m["kind"] == kind), kind=kind)
-    return {
-        **row,
-        "media": items,
-        "messages": messages,
-        "image_pad_tokens": sum(m["pad_tokens"] for m in items if m["kind"] == "image"),
-        "video_pad_tokens": sum(m["pad_tokens"] for m in items if m["kind"] == "video"),
-        "visual_tokens": visual,
-        "total_tokens": visual,
-    }
