@@ -108,9 +108,11 @@ def keyframe_splits(path: str, parts: int, min_seconds: float) -> list[int]:
     """The pts of up to `parts` - 1 keyframes that cut the video into stretches of about
     equal length, none shorter than about `min_seconds`. Found by seeking, without
     decoding; empty for a file that cannot seek (no duration) or is too short to split."""
+    if parts < 2:
+        return []
     with av.open(path) as container:
         stream = container.streams.video[0]
-        if container.duration is None or parts < 2:
+        if container.duration is None:
             return []
         duration = container.duration / av.time_base
         parts = min(parts, int(duration // min_seconds))
