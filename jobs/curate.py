@@ -8,14 +8,10 @@ from __future__ import annotations
 import logging
 import sys
 
-from cluster.pipeline.materialize_pass import prepare_captioning
-from cluster.pipeline.segment_pass import prepare_scoring, run_segment_pass
-from cluster.tokens.text import check_tokenizer
+from cluster.pipeline.segment_pass import run_segment_pass
 from jobs import materialize, select
 from jobs.config import Config
-from jobs.entry import config_job, output_root
-from jobs.manifest import read_manifest
-from jobs.ray_session import connect
+from jobs.entry import config_job
 
 log = logging.getLogger("vidcurate")
 
@@ -23,19 +19,14 @@ log = logging.getLogger("vidcurate")
 def run(cfg: Config) -> dict:
     """All three passes; returns summary.json's content. Everything a pass needs (manifest,
     models, a GPU for captioning) is checked before the first one starts."""
-    manifest = read_manifest(cfg.input.manifest)
-    scoring = prepare_scoring(cfg.scoring)
-    check_tokenizer(cfg.tokens.tokenizer)
-    out_root = output_root(cfg)
-    connect(cfg.ray.address, cfg.ray.num_cpus)
-    captioning = prepare_captioning(cfg, scoring.clip)
-    log.info("%d inputs from %s", len(manifest), cfg.input.manifest)
+    ready = materialize.prepare(cfg)
+    log.info("%d inputs from %s", len(ready.manifest), cfg.input.manifest)
     record = materialize.PassRecord()
     with record.timed("segment"):
-        record.chunks["segment"] = run_segment_pass(cfg, manifest, out_root, scoring)
+        record.chunks["segment"] = run_segment_pass(cfg, ready.manifest, ready.out_root, ready.scoring)
     with record.timed("select"):
-        select.apply(cfg, out_root)
-    return materialize.finish(cfg, manifest, out_root, captioning, record)
+        select.apply(cfg, ready.out_root)
+    return materialize.finish(cfg, ready.manifest, ready.out_root, ready.captioning, record)
 
 
 def main(argv: list[str] | None = None) -> int:

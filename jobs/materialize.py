@@ -19,6 +19,7 @@ from cluster.pipeline.materialize_pass import CaptionPlan, prepare_captioning, r
 from cluster.pipeline.segment_pass import prepare_scoring
 from cluster.report.dataset_report import write_report
 from cluster.sink import write_json
+from cluster.stages.score_stage import ScoreSettings
 from cluster.tokens.text import check_tokenizer
 from jobs.config import Config
 from jobs.entry import config_job, output_root, require
@@ -61,14 +62,31 @@ def finish(cfg: Config, manifest: list[dict], out_root: Path, captioning: Captio
     return summary
 
 
-def run(cfg: Config) -> dict:
-    require(Path(cfg.output.root), ("candidates", "selection"), "the segment and select passes (vidcurate run)")
+@dataclass(frozen=True)
+class Prepared:
+    """What the passes need, checked on the driver before any work starts."""
+
+    manifest: list[dict]
+    scoring: ScoreSettings
+    out_root: Path
+    captioning: CaptionPlan | None
+
+
+def prepare(cfg: Config) -> Prepared:
+    """Read the manifest, check the models, tokenizer and captioner, write the config beside
+    the output and join Ray; a problem with any of them stops the run here."""
     manifest = read_manifest(cfg.input.manifest)
     scoring = prepare_scoring(cfg.scoring)
     check_tokenizer(cfg.tokens.tokenizer)
     out_root = output_root(cfg)
     connect(cfg.ray.address, cfg.ray.num_cpus)
-    return finish(cfg, manifest, out_root, prepare_captioning(cfg, scoring.clip))
+    return Prepared(manifest, scoring, out_root, prepare_captioning(cfg, scoring.clip))
+
+
+def run(cfg: Config) -> dict:
+    require(Path(cfg.output.root), ("candidates", "selection"), "the segment and select passes (vidcurate run)")
+    ready = prepare(cfg)
+    return finish(cfg, ready.manifest, ready.out_root, ready.captioning)
 
 
 def main(argv: list[str] | None = None) -> int:
