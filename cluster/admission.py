@@ -9,7 +9,7 @@ import posixpath
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from cluster.storage import local_path
+from cluster.storage import is_remote, local_path, scheme_of
 
 
 class ForbiddenInput(ValueError):
@@ -24,8 +24,7 @@ class InputPolicy:
 
 def check_uri(uri: str, policy: InputPolicy) -> None:
     """Raise ForbiddenInput naming the rule `uri` breaks."""
-    scheme = urlparse(uri).scheme.lower()
-    scheme = "file" if len(scheme) <= 1 else scheme  # "C:" is a drive, not a scheme
+    scheme = scheme_of(uri)
     if scheme not in policy.allowed_schemes:
         raise ForbiddenInput(f"{uri}: scheme {scheme!r} is not in input.allowed_schemes {list(policy.allowed_schemes)}")
     raw = local_path(uri) if scheme == "file" else urlparse(uri).path
@@ -46,7 +45,6 @@ def _remote_location(uri: str) -> str:
 
 
 def _root_location(root: str) -> str:
-    scheme = urlparse(root).scheme
-    if len(scheme) > 1 and scheme != "file":
+    if is_remote(root):
         return _remote_location(root)
     return os.path.realpath(local_path(root))

@@ -1,100 +1,117 @@
-"""Chunk commits, so an interrupted run resumes without redoing or duplicating work.
+"""Chunk commits, so an interrupted run resumes without redoing or duplicating work, on a
+local folder and on an object store alike (where a rename neither exists nor is atomic).
 
-A pass splits its work into numbered chunks. A chunk's files are written to
-`_staging/<pass>/c<N>/` and moved into the output folders as `part-c<N>-*.parquet`; then
-a marker `_progress/<pass>/c<N>.json` records the ids the chunk covers, the config digest
-and the chunk's outcome. Only a marker makes a chunk committed: on the next run, files of
-chunks without a (matching) marker are deleted and the chunk is redone, and staging is
-cleared, so a kill at any instant leaves nothing half-counted.
+A pass splits its work into numbered chunks. A chunk's data files are written straight to
+their folders under names unique to the attempt (`part-c00007-<attempt>-00000.parquet`);
+then its marker `_progress/<pass>/c00007.json`, written last, records the ids the chunk
+covers, the config digest, the chunk's outcome and exactly the files that make it.
+Readers read only the files markers list. On the next run, markers that no longer match
+are deleted, and so is every file in the pass's folders that no marker lists (what a killed
+attempt left), so a kill at any instant leaves nothing half-counted.
+
+A whole-dataset step (select) commits the same way with one marker, `_progress/<step>.json`;
+a chunked pass that finishes writes `_progress/<pass>.json` too, so the next pass knows it ran.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-from pathlib import Path
+import posixpath
+import uuid
+
+import pyarrow as pa
 
 from cluster.sink import ShardWriter
+from cluster.store import Store
+
+PROGRESS = "_progress"
 
 
-def chunk_prefix(chunk: int) -> str:
-    return f"part-c{chunk:05d}"
+def attempt_token() -> str:
+    return uuid.uuid4().hex[:8]
 
 
 class ChunkLedger:
-    def __init__(self, out_root: Path, name: str, digest: str, folders: tuple[str, ...]):
-        self.out_root = out_root
-        self.markers = out_root / "_progress" / name
-        self.staging = out_root / "_staging" / name
-        self.digest = digest
-        self.folders = folders
+    def __init__(self, store: Store, name: str, digest: str, folders: tuple[str, ...]):
+        self.store, self.name, self.digest, self.folders = store, name, digest, folders
+        self.markers = posixpath.join(PROGRESS, name)
+        self.attempt = attempt_token()
+        self._writers: dict[int, list[ShardWriter]] = {}
 
     def committed(self, expected_ids: dict[int, list[str]]) -> dict[int, dict]:
         """Outcomes of the chunks already committed for exactly these ids under this
-        config; everything else (stale files, staging, other markers) is removed."""
-        shutil.rmtree(self.staging, ignore_errors=True)
-        self.markers.mkdir(parents=True, exist_ok=True)
+        config; everything else (other markers, files no kept marker lists) is removed."""
         done: dict[int, dict] = {}
-        for marker in self.markers.glob("c*.json"):
-            record = json.loads(marker.read_text())
+        listed: set[str] = set()
+        stale = []
+        for marker in self.store.files(self.markers, ".json"):
+            record = self.store.read_json(marker)
             chunk = record["chunk"]
             if record["digest"] == self.digest and expected_ids.get(chunk) == record["ids"]:
                 done[chunk] = record["outcome"]
+                listed.update(record["files"])
             else:
-                marker.unlink()
+                stale.append(marker)
+        self.store.delete(stale)
         for folder in self.folders:
-            directory = self.out_root / folder
-            directory.mkdir(parents=True, exist_ok=True)
-            for path in directory.glob("part-*.parquet*"):
-                if _chunk_of(path.name) not in done:
-                    path.unlink()
+            self.store.delete([f for f in self.store.files(folder) if f not in listed])
         return done
 
-    def writer(self, chunk: int, folder: str, schema, rows_per_shard: int) -> ShardWriter:
-        return ShardWriter(self.staging / f"c{chunk:05d}" / folder, schema, rows_per_shard, prefix=chunk_prefix(chunk))
+    def writer(self, chunk: int, folder: str, schema: pa.Schema, rows_per_shard: int) -> ShardWriter:
+        writer = ShardWriter(self.store, folder, schema, rows_per_shard, prefix=f"part-c{chunk:05d}-{self.attempt}")
+        self._writers.setdefault(chunk, []).append(writer)
+        return writer
 
     def commit(self, chunk: int, ids: list[str], outcome: dict) -> None:
-        """Move the chunk's staged files into place, then write its marker (atomically)."""
-        staged = self.staging / f"c{chunk:05d}"
-        for folder in self.folders:
-            for path in sorted((staged / folder).glob("*.parquet")):
-                path.replace(self.out_root / folder / path.name)
-        marker = self.markers / f"c{chunk:05d}.json"
-        tmp = marker.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"chunk": chunk, "digest": self.digest, "ids": ids, "outcome": outcome}))
-        tmp.replace(marker)
-        shutil.rmtree(staged, ignore_errors=True)
-        for empty in (self.staging, self.staging.parent):
-            try:
-                empty.rmdir()
-            except OSError:
-                break
+        """Write the chunk's marker, listing every file its writers wrote (all closed by now)."""
+        files = sorted(f for w in self._writers.pop(chunk, []) for f in w.files)
+        record = {"chunk": chunk, "digest": self.digest, "ids": ids, "outcome": outcome, "files": files}
+        self.store.write_text(posixpath.join(self.markers, f"c{chunk:05d}.json"), json.dumps(record))
 
 
-def _chunk_of(name: str) -> int | None:
-    """`part-c00007-00001.parquet` → 7; files of any other name belong to no chunk."""
-    head = name.split("-")
-    return int(head[1][1:]) if len(head) >= 3 and head[1].startswith("c") and head[1][1:].isdigit() else None
+def committed_files(store: Store, name: str, folder: str) -> list[str]:
+    """The files of `folder` that the committed chunks of pass `name` list."""
+    prefix = folder.rstrip("/") + "/"
+    files = (f for m in store.files(posixpath.join(PROGRESS, name), ".json") for f in store.read_json(m)["files"])
+    return sorted(f for f in files if f.startswith(prefix))
 
 
-def step_digest(out_root: Path, upstream: str, settings: dict) -> str:
+def step_digest(store: Store, upstream: str, settings: dict) -> str:
     """Identity of a whole-dataset step's inputs: the upstream pass's chunk markers (which
-    name every chunk's ids and outcome) and the step's own settings."""
+    name every chunk's ids, outcome and files) and the step's own settings."""
     h = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
-    for marker in sorted((out_root / "_progress" / upstream).glob("c*.json")):
-        h.update(marker.read_bytes())
+    for marker in store.files(posixpath.join(PROGRESS, upstream), ".json"):
+        h.update(store.read_bytes(marker))
     return h.hexdigest()
 
 
-def step_is_current(out_root: Path, step: str, digest: str) -> bool:
-    marker = out_root / "_progress" / f"{step}.done"
-    return marker.exists() and marker.read_text() == digest
+def _step_marker(step: str) -> str:
+    return posixpath.join(PROGRESS, f"{step}.json")
 
 
-def record_step(out_root: Path, step: str, digest: str) -> None:
-    marker = out_root / "_progress" / f"{step}.done"
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    tmp = marker.with_suffix(".tmp")
-    tmp.write_text(digest)
-    tmp.replace(marker)
+def record_pass(store: Store, name: str, chunks: dict) -> None:
+    """Mark a chunked pass finished (an empty manifest has no chunk markers to show it)."""
+    store.write_json(_step_marker(name), {"chunks": chunks})
+
+
+def has_run(store: Store, name: str) -> bool:
+    """Whether pass or step `name` has finished in this root."""
+    return store.exists(_step_marker(name))
+
+
+def step_is_current(store: Store, step: str, digest: str) -> bool:
+    marker = _step_marker(step)
+    return store.exists(marker) and store.read_json(marker)["digest"] == digest
+
+
+def step_files(store: Store, step: str) -> list[str]:
+    """The files the step's marker lists (none before the step first ran)."""
+    marker = _step_marker(step)
+    return store.read_json(marker)["files"] if store.exists(marker) else []
+
+
+def record_step(store: Store, step: str, digest: str, folder: str, files: list[str]) -> None:
+    """Commit a step: its marker lists `files`; then the folder's other files are deleted."""
+    store.write_json(_step_marker(step), {"digest": digest, "files": sorted(files)})
+    store.delete([f for f in store.files(folder) if f not in set(files)])

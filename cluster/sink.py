@@ -2,41 +2,34 @@
 
 from __future__ import annotations
 
-import json
-import shutil
-from pathlib import Path
+import posixpath
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
+from cluster.store import Store
 from schemas.tables import table_from_rows
 
 
 class ShardWriter:
-    """Writes `{prefix}-00000.parquet`, ... of at most `rows_per_shard` rows each, into a
-    directory it empties first.
+    """Writes `{folder}/{prefix}-00000.parquet`, ... of at most `rows_per_shard` rows each,
+    through the store (each shard appears whole or not at all). An empty output still gets
+    one (empty) shard with the schema. `files` names what was written, for the marker that
+    commits it."""
 
-    Shards are written under a staging name and renamed when complete, so a reader never
-    sees a half-written file. An empty output still gets one (empty) shard with the schema.
-    """
-
-    def __init__(self, directory: str | Path, schema, rows_per_shard: int, prefix: str = "part"):
-        self.directory = Path(directory)
-        self.schema = schema
-        self.rows_per_shard = rows_per_shard
-        self.prefix = prefix
+    def __init__(self, store: Store, folder: str, schema: pa.Schema, rows_per_shard: int, prefix: str):
+        self.store, self.folder, self.schema = store, folder, schema
+        self.rows_per_shard, self.prefix = rows_per_shard, prefix
         self.pending: list[dict] = []
-        self.shards = 0
+        self.files: list[str] = []
         self.rows = 0
-        if self.directory.exists():
-            shutil.rmtree(self.directory)
-        self.directory.mkdir(parents=True)
 
     def add(self, row: dict) -> None:
         self.pending.append(row)
         if len(self.pending) >= self.rows_per_shard:
             self._flush()
 
-    def add_table(self, table) -> None:
+    def add_table(self, table: pa.Table) -> None:
         """Append a whole table (already of this writer's schema) in shard-sized slices."""
         if self.pending:
             self._flush()
@@ -44,7 +37,7 @@ class ShardWriter:
             self._write(table.slice(offset, self.rows_per_shard))
 
     def close(self) -> int:
-        if self.pending or self.shards == 0:
+        if self.pending or not self.files:
             self._flush()
         return self.rows
 
@@ -52,18 +45,9 @@ class ShardWriter:
         self._write(table_from_rows(self.pending, self.schema))
         self.pending = []
 
-    def _write(self, table) -> None:
-        final = self.directory / f"{self.prefix}-{self.shards:05d}.parquet"
-        staging = final.with_suffix(".parquet.tmp")
-        pq.write_table(table.cast(self.schema), staging)
-        staging.replace(final)
-        self.shards += 1
+    def _write(self, table: pa.Table) -> None:
+        rel = posixpath.join(self.folder, f"{self.prefix}-{len(self.files):05d}.parquet")
+        with self.store.open_write(rel) as f:
+            pq.write_table(table.cast(self.schema), f)
+        self.files.append(rel)
         self.rows += table.num_rows
-
-
-def write_json(path: Path, payload: dict) -> None:
-    """Write JSON atomically (a reader never sees half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True))
-    tmp.replace(path)

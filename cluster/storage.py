@@ -45,9 +45,14 @@ def check_unchanged(uri: str, probed: str | None) -> None:
         raise InputChanged(f"{uri} changed since it was probed (size:mtime {probed} -> {now}); rerun into a new output root to re-probe it")
 
 
+def scheme_of(uri: str) -> str:
+    """The URI's scheme, lower-cased: "file" for a local path ("C:" is a drive, not a scheme)."""
+    scheme = urlparse(uri).scheme.lower()
+    return scheme if len(scheme) > 1 else "file"
+
+
 def is_remote(uri: str) -> bool:
-    scheme = urlparse(uri).scheme
-    return len(scheme) > 1 and scheme != "file"
+    return scheme_of(uri) != "file"
 
 
 def local_path(uri: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -42,7 +42,12 @@ class InputConfig(_Section):
 
 
 class OutputConfig(_Section):
-    root: str
+    root: str = Field(min_length=1, description="local folder, a mount every node shares, or an object-store URI (s3://bucket/prefix)")
+    storage_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="options for the root's fsspec filesystem, e.g. {endpoint_url: http://minio:9000} for an S3-compatible store",
+    )
+    shared_mount: bool = Field(False, description="a local-path root that every node mounts (NFS, a ReadWriteMany volume)")
     rows_per_shard: int = Field(1000, ge=1)
     media: Literal["frames", "clip", "both"] = "frames"
     jpeg_quality: int = Field(90, ge=1, le=100)
@@ -178,7 +183,7 @@ class Config(_Section):
         shaping = self.model_dump(
             exclude={
                 "input": {"chunk_size"},
-                "output": {"root"},
+                "output": {"root", "storage_options", "shared_mount"},
                 "ray": True,
                 "decoder": True,
                 "filters": True,

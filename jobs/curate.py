@@ -23,10 +23,10 @@ def run(cfg: Config) -> dict:
     log.info("%d inputs from %s", len(ready.manifest), cfg.input.manifest)
     record = materialize.PassRecord()
     with record.timed("segment"):
-        record.chunks["segment"] = run_segment_pass(cfg, ready.manifest, ready.out_root, ready.scoring)
+        record.chunks["segment"] = run_segment_pass(cfg, ready.manifest, ready.store, ready.scoring)
     with record.timed("select"):
-        select.apply(cfg, ready.out_root)
-    return materialize.finish(cfg, ready.manifest, ready.out_root, ready.captioning, record)
+        select.apply(cfg, ready.store)
+    return materialize.finish(cfg, ready.manifest, ready.store, ready.captioning, record)
 
 
 def main(argv: list[str] | None = None) -> int:

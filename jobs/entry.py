@@ -8,17 +8,20 @@ import json
 import logging
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
+import ray
 import yaml
 
 from cluster.accounting import AccountingError
 from cluster.caption.backends import CaptionUnavailable
 from cluster.pipeline.segment_pass import ScoringUnavailable
+from cluster.progress import has_run
 from cluster.report.dataset_report import ReportError
+from cluster.store import Store, StoreError
 from cluster.tokens.text import TokenizerUnavailable
 from jobs.config import Config, ConfigError, load_config
 from jobs.manifest import ManifestError
+from jobs.ray_session import connect
 from schemas.exports import ExportError
 
 
@@ -27,7 +30,8 @@ class PassOrderError(ValueError):
 
 
 USAGE_ERRORS = (
-    ConfigError, ManifestError, ScoringUnavailable, CaptionUnavailable, TokenizerUnavailable, PassOrderError, ReportError, ExportError
+    ConfigError, ManifestError, ScoringUnavailable, CaptionUnavailable, TokenizerUnavailable, PassOrderError, ReportError, ExportError,
+    StoreError,
 )
 
 
@@ -41,18 +45,37 @@ def parse_overrides(pairs: list[str]) -> dict:
     return overrides
 
 
-def output_root(cfg: Config) -> Path:
-    """The run's output folder, with the config it was run under beside the results."""
-    root = Path(cfg.output.root)
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))
-    return root
+def open_store(cfg: Config) -> Store:
+    return Store(cfg.output.root, cfg.output.storage_options)
 
 
-def require(out_root: Path, folders: tuple[str, ...], producer: str) -> None:
-    for folder in folders:
-        if not (out_root / folder).is_dir():
-            raise PassOrderError(f"{out_root / folder} does not exist; run {producer} first")
+def output_root(cfg: Config) -> Store:
+    """The run's output root, checked writable before any work, with the config it was run
+    under beside the results."""
+    store = open_store(cfg)
+    store.check_writable()
+    store.write_text("config.yaml", yaml.safe_dump(cfg.model_dump(), sort_keys=False))
+    return store
+
+
+def join_cluster(cfg: Config, store: Store) -> None:
+    """Join (or start) Ray. On a cluster of several nodes a local root would scatter the
+    output over the nodes' own disks, so only a remote root or a declared shared mount runs."""
+    connect(cfg.ray.address, cfg.ray.num_cpus)
+    nodes = sum(1 for node in ray.nodes() if node["Alive"])
+    if nodes > 1 and not store.remote and not cfg.output.shared_mount:
+        raise StoreError(
+            f"output.root {store.root} is a local path, but the Ray cluster has {nodes} nodes: each would write to its "
+            "own disk. Use an object-store root (output.root: s3://bucket/prefix) or a mount every node shares, and "
+            "then declare it with output.shared_mount: true"
+        )
+
+
+def require(store: Store, passes: tuple[str, ...], producer: str) -> None:
+    """Refuse to start before the passes this one reads from have finished in this root."""
+    for name in passes:
+        if not has_run(store, name):
+            raise PassOrderError(f"the {name} pass has not finished in {store.uri()}; run {producer} first")
 
 
 def config_job(prog: str, description: str, work: Callable[[Config], dict], argv: list[str] | None) -> int:
@@ -72,6 +95,16 @@ def config_job(prog: str, description: str, work: Callable[[Config], dict], argv
         return 3
     print(json.dumps(result, indent=2, sort_keys=True))
     return 0
+
+
+def root_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--root", required=True, help="the job's output.root: a folder or an object-store URI (s3://bucket/prefix)")
+    parser.add_argument("--storage-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="an output.storage_options entry for a remote root, e.g. endpoint_url=http://minio:9000")
+
+
+def root_store(args: argparse.Namespace) -> Store:
+    return Store(args.root, parse_overrides(args.storage_option))
 
 
 def output_job(parser: argparse.ArgumentParser, work: Callable[[argparse.Namespace], str], argv: list[str] | None) -> int:

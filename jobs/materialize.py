@@ -12,19 +12,17 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from cluster.accounting import check
 from cluster.pipeline.materialize_pass import CaptionPlan, prepare_captioning, run_materialize_pass
 from cluster.pipeline.segment_pass import prepare_scoring
 from cluster.report.dataset_report import write_report
-from cluster.sink import write_json
 from cluster.stages.score_stage import ScoreSettings
+from cluster.store import Store
 from cluster.tokens.text import check_tokenizer
 from jobs.config import Config
-from jobs.entry import config_job, output_root, require
+from jobs.entry import config_job, join_cluster, open_store, output_root, require
 from jobs.manifest import read_manifest
-from jobs.ray_session import connect
 
 log = logging.getLogger("vidcurate")
 
@@ -46,19 +44,19 @@ class PassRecord:
         return {"chunks": self.chunks, "timings_s": self.seconds}
 
 
-def finish(cfg: Config, manifest: list[dict], out_root: Path, captioning: CaptionPlan | None,
+def finish(cfg: Config, manifest: list[dict], store: Store, captioning: CaptionPlan | None,
            earlier: PassRecord | None = None) -> dict:
     """Pass 3, then summary.json (with the chunks and timings of this and `earlier` passes)
     and the report. Raises AccountingError when some input is not accounted for, after
     writing summary.json, so the user can see which."""
     record = earlier or PassRecord()
     with record.timed("materialize"):
-        summary = run_materialize_pass(cfg, manifest, out_root, captioning)
+        summary = run_materialize_pass(cfg, manifest, store, captioning)
     record.chunks["materialize"] = summary.pop("chunks")
     summary.update(record.as_summary())
-    write_json(out_root / "summary.json", summary)
+    store.write_json("summary.json", summary)
     check(summary)
-    log.info("report written to %s", write_report(out_root))
+    log.info("report written to %s", write_report(store))
     return summary
 
 
@@ -68,7 +66,7 @@ class Prepared:
 
     manifest: list[dict]
     scoring: ScoreSettings
-    out_root: Path
+    store: Store
     captioning: CaptionPlan | None
 
 
@@ -78,15 +76,15 @@ def prepare(cfg: Config) -> Prepared:
     manifest = read_manifest(cfg.input.manifest)
     scoring = prepare_scoring(cfg.scoring)
     check_tokenizer(cfg.tokens.tokenizer)
-    out_root = output_root(cfg)
-    connect(cfg.ray.address, cfg.ray.num_cpus)
-    return Prepared(manifest, scoring, out_root, prepare_captioning(cfg, scoring.clip))
+    store = output_root(cfg)
+    join_cluster(cfg, store)
+    return Prepared(manifest, scoring, store, prepare_captioning(cfg, scoring.clip))
 
 
 def run(cfg: Config) -> dict:
-    require(Path(cfg.output.root), ("candidates", "selection"), "the segment and select passes (vidcurate run)")
+    require(open_store(cfg), ("segment", "select"), "the segment and select passes (vidcurate run)")
     ready = prepare(cfg)
-    return finish(cfg, ready.manifest, ready.out_root, ready.captioning)
+    return finish(cfg, ready.manifest, ready.store, ready.captioning)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,17 +9,16 @@ import sys
 
 from cluster.pipeline.segment_pass import prepare_scoring, run_segment_pass
 from jobs.config import Config
-from jobs.entry import config_job, output_root
+from jobs.entry import config_job, join_cluster, output_root
 from jobs.manifest import read_manifest
-from jobs.ray_session import connect
 
 
 def run(cfg: Config) -> dict:
     manifest = read_manifest(cfg.input.manifest)
     scoring = prepare_scoring(cfg.scoring)
-    out_root = output_root(cfg)
-    connect(cfg.ray.address, cfg.ray.num_cpus)
-    return {"segment": run_segment_pass(cfg, manifest, out_root, scoring)}
+    store = output_root(cfg)
+    join_cluster(cfg, store)
+    return {"segment": run_segment_pass(cfg, manifest, store, scoring)}
 
 
 def main(argv: list[str] | None = None) -> int:

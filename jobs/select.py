@@ -8,31 +8,31 @@ from __future__ import annotations
 
 import logging
 import sys
-from pathlib import Path
 
 from cluster.pipeline.select_pass import run_select_pass
 from cluster.progress import record_step, step_digest, step_is_current
+from cluster.store import Store
 from jobs.config import Config
-from jobs.entry import config_job, require
-from jobs.ray_session import connect
+from jobs.entry import config_job, join_cluster, open_store, require
 
 log = logging.getLogger("vidcurate")
 
 
-def apply(cfg: Config, out_root: Path) -> dict:
-    require(out_root, ("candidates",), "the segment pass (vidcurate segment, or vidcurate run)")
-    digest = step_digest(out_root, "segment", cfg.model_dump(include={"filters", "dedup"}))
-    if step_is_current(out_root, "select", digest):
+def apply(cfg: Config, store: Store) -> dict:
+    require(store, ("segment",), "the segment pass (vidcurate segment, or vidcurate run)")
+    digest = step_digest(store, "segment", cfg.model_dump(include={"filters", "dedup"}))
+    if step_is_current(store, "select", digest):
         log.info("select pass: candidates and thresholds unchanged since the last run; selection/ kept")
         return {"select": "unchanged"}
-    outcomes = run_select_pass(cfg, out_root)
-    record_step(out_root, "select", digest)
+    outcomes, files = run_select_pass(cfg, store)
+    record_step(store, "select", digest, "selection", files)
     return {"select": dict(outcomes)}
 
 
 def run(cfg: Config) -> dict:
-    connect(cfg.ray.address, cfg.ray.num_cpus)
-    return apply(cfg, Path(cfg.output.root))
+    store = open_store(cfg)
+    join_cluster(cfg, store)
+    return apply(cfg, store)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,14 +7,15 @@ the command that recounts them (`--set tokens.consumer=...` redoes pass 3 only).
 
 from __future__ import annotations
 
+import io
 import json
+import posixpath
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
 
-import pyarrow.parquet as pq
-
+from cluster.progress import committed_files
+from cluster.store import Store
+from schemas.tables import DATASET
 from schemas.trainer import DATASET_NAME, dataset_info
 
 CONSUMER = {"llamafactory": "llamafactory", "qwen-vl-finetune": "qwen-vl-finetune", "ms-swift": "qwen-vl-utils"}
@@ -25,40 +26,53 @@ class ExportError(ValueError):
     """These samples cannot be written in the asked format; the message says what to change."""
 
 
-def export(dataset_root: Path, fmt: str, out: Path) -> Path:
-    """Write `fmt` for the samples under `dataset_root`/dataset into `out`; returns the data file."""
+def export(store: Store, fmt: str, out: Path | None) -> str:
+    """Write `fmt` for the samples of the run under `store`, into the local folder `out`
+    or, without one, into `exports/<fmt>/` beside the run; returns the data file.
+
+    Media paths in the export are absolute: into the run's root when it is a local folder
+    (or `out` is not given), and into `out` when the root is remote, since trainers read
+    local files: the media are then copied down under `out` (resumably)."""
     if fmt not in CONSUMER:
         raise ExportError(f"unknown export format {fmt!r}; use one of {sorted(CONSUMER)}")
-    profiles = {p.split(":")[0] for p in _column(dataset_root, "token_profile")}
+    shards = committed_files(store, "materialize", "dataset")
+    profiles = {p.split(":")[0] for p in _column(store, shards, "token_profile")}
     if profiles - {CONSUMER[fmt]}:
         raise ExportError(
             f"{fmt} reads counts made for the {CONSUMER[fmt]} profile but these samples were counted for "
             f"{sorted(profiles)}; rerun the job with --set tokens.consumer={CONSUMER[fmt]} (passes 1 and 2 are reused)"
         )
-    out.mkdir(parents=True, exist_ok=True)
-    root = dataset_root.resolve()
+    target = Store(str(out)) if out is not None else Store(store.uri(f"exports/{fmt}"), store.options)
+    root = store.uri()
+    if out is not None and store.remote:
+        store.download(store.files("media"), str(out))
+        root = target.uri()
     if fmt == "qwen-vl-finetune":
-        path = out / f"{DATASET_NAME}_qwen_vl_finetune.json"
-        _write_json_array(path, (qwen_vl_finetune(s, root) for s in _samples(dataset_root)))
-        return path
-    path = out / f"{DATASET_NAME}.jsonl"
-    _write_jsonl(path, (sharegpt(s, root) for s in _samples(dataset_root)))
+        name = f"{DATASET_NAME}_qwen_vl_finetune.json"
+        _write_json_array(target, name, (qwen_vl_finetune(s, root) for s in _samples(store, shards)))
+        return target.uri(name)
+    name = f"{DATASET_NAME}.jsonl"
+    _write_jsonl(target, name, (sharegpt(s, root) for s in _samples(store, shards)))
     if fmt == "llamafactory":
-        info = dataset_info(any(_column(dataset_root, "images")))
-        info[DATASET_NAME]["file_name"] = path.name
-        _write_json(out / "dataset_info.json", info)
-    return path
+        info = dataset_info(any(_column(store, shards, "images")))
+        info[DATASET_NAME]["file_name"] = name
+        target.write_text("dataset_info.json", json.dumps(info, ensure_ascii=False, indent=1))
+    return target.uri(name)
 
 
-def sharegpt(sample: dict, root: Path) -> dict:
+def _join(root: str, rel: str) -> str:
+    return posixpath.join(root, rel)
+
+
+def sharegpt(sample: dict, root: str) -> dict:
     """LLaMA-Factory and ms-swift: messages with <video>/<image>, media as absolute paths
     (a video is its frame files, or its mp4 when only clips were written)."""
-    videos = [[str(root / f) for f in frames] for frames in sample["videos"]] or [str(root / c) for c in sample["video_clips"]]
-    entry = {"messages": sample["messages"], "videos": videos, "images": [str(root / i) for i in sample["images"]]}
+    videos = [[_join(root, f) for f in frames] for frames in sample["videos"]] or [_join(root, c) for c in sample["video_clips"]]
+    entry = {"messages": sample["messages"], "videos": videos, "images": [_join(root, i) for i in sample["images"]]}
     return {k: v for k, v in entry.items() if v or k == "messages"}
 
 
-def qwen_vl_finetune(sample: dict, root: Path) -> dict:
+def qwen_vl_finetune(sample: dict, root: str) -> dict:
     """qwen-vl-finetune: conversations with from/value, the mp4 clip as the video, and
     num_tokens for its length-grouped packing."""
     if sample["videos"] and not sample["video_clips"]:
@@ -70,57 +84,35 @@ def qwen_vl_finetune(sample: dict, root: Path) -> dict:
         "num_tokens": sample["total_tokens"],
     }
     if sample["video_clips"]:
-        entry["video"] = str(root / sample["video_clips"][0])
+        entry["video"] = _join(root, sample["video_clips"][0])
     if sample["images"]:
-        images = [str(root / i) for i in sample["images"]]
+        images = [_join(root, i) for i in sample["images"]]
         entry["image"] = images[0] if len(images) == 1 else images
     return entry
 
 
-def _samples(root: Path) -> Iterator[dict]:
+def _samples(store: Store, shards: list[str]) -> Iterator[dict]:
     """Samples one shard at a time, so an export of millions holds one shard in memory."""
     columns = ["id", "messages", "videos", "video_clips", "images", "total_tokens", "token_profile"]
-    for shard in _shards(root):
-        yield from pq.read_table(shard, columns=columns).to_pylist()
+    for shard in shards:
+        yield from store.dataset([shard], DATASET).to_table(columns=columns).to_pylist()
 
 
-def _column(root: Path, name: str) -> Iterator:
-    for shard in _shards(root):
-        yield from pq.read_table(shard, columns=[name]).column(name).to_pylist()
+def _column(store: Store, shards: list[str], name: str) -> Iterator:
+    for shard in shards:
+        yield from store.dataset([shard], DATASET).to_table(columns=[name]).column(name).to_pylist()
 
 
-def _shards(root: Path) -> list[Path]:
-    return sorted((root / "dataset").glob("part-*.parquet"))
-
-
-def _write_jsonl(path: Path, rows: Iterable[dict]) -> None:
-    with _replacing(path) as f:
+def _write_jsonl(target: Store, name: str, rows: Iterable[dict]) -> None:
+    with target.open_write(name) as raw, io.TextIOWrapper(raw, encoding="utf-8") as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-def _write_json_array(path: Path, rows: Iterable[dict]) -> None:
+def _write_json_array(target: Store, name: str, rows: Iterable[dict]) -> None:
     """A JSON array written element by element."""
-    with _replacing(path) as f:
+    with target.open_write(name) as raw, io.TextIOWrapper(raw, encoding="utf-8") as f:
         f.write("[")
         for i, row in enumerate(rows):
             f.write(("," if i else "") + "\n" + json.dumps(row, ensure_ascii=False))
         f.write("\n]\n")
-
-
-@contextmanager
-def _replacing(path: Path) -> Iterator[TextIO]:
-    """A file written under a temporary name and renamed when complete; removed if writing fails."""
-    tmp = path.with_suffix(".tmp")
-    try:
-        with tmp.open("w") as f:
-            yield f
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    tmp.replace(path)
-
-
-def _write_json(path: Path, payload: dict) -> None:
-    with _replacing(path) as f:
-        f.write(json.dumps(payload, ensure_ascii=False, indent=1))

@@ -191,6 +191,9 @@ PASS3_WORK = pa.schema(
         ("manifest_text", pa.string()),
         ("embedding", pa.list_(pa.float32())),
         ("segment_rows", pa.int32()),  # rows this segment ends as (a video and an image sample: 2)
+        # the bytes just written for the trainer (JPEG frames, or the mp4 when only clips are
+        # written), one operator hop to the captioner, so it reads nothing back from storage
+        ("media_bytes", pa.list_(pa.binary())),
     ]
 )
 

@@ -62,3 +62,29 @@ def ray_head():
     finally:
         ray.shutdown()
         subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def s3():
+    """An S3-compatible server on 127.0.0.1 (moto's, speaking the real S3 protocol over a
+    real socket: no real object store runs here). Yields the storage options that reach it
+    and a function that creates a bucket and returns its s3:// URI."""
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    options = {"endpoint_url": f"http://127.0.0.1:{port}", "key": "testing", "secret": "testing"}
+
+    def bucket(name: str) -> str:
+        import fsspec
+
+        fs = fsspec.filesystem("s3", skip_instance_cache=True, **options)
+        if not fs.exists(name):
+            fs.mkdir(name)
+        return f"s3://{name}"
+
+    try:
+        yield {"options": options, "bucket": bucket, "server": server, "port": port}
+    finally:
+        server.stop()

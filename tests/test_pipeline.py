@@ -222,7 +222,7 @@ def test_a_pass_started_before_the_one_it_reads_is_refused(tmp_path, capsys):
     config = tmp_path / "c.json"
     config.write_text(json.dumps({"input": {"manifest": str(tmp_path)}, "output": {"root": str(tmp_path / "out")}}))
     assert materialize_main(["--config", str(config)]) == 2
-    assert "candidates does not exist; run the segment and select passes" in capsys.readouterr().err
+    assert "the segment pass has not finished in" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
     assert report_main(["--root", str(tmp_path / "out")]) == 2
     assert "the report needs a finished run" in capsys.readouterr().err

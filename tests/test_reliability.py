@@ -8,7 +8,6 @@ import json
 import math
 import operator
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -25,11 +24,14 @@ from PIL import Image
 
 from media_files import remux_elementary, write_with_pts
 from cluster.admission import ForbiddenInput, InputPolicy, check_uri
+from cluster.progress import committed_files
+from cluster.store import Store
 from cluster.video.guard import DecoderCrashed, DecoderTimeout, GuardSettings, guarded
 from cluster.video.probe import ProbeError, probe_video
 from cluster.video.synth import scene_frames, write_scene_video, write_video
 from jobs.config import parse_config
 from jobs.curate import run
+from schemas.tables import CANDIDATES, DATASET
 
 REPO = Path(__file__).resolve().parents[1]
 OFFLINE = {
@@ -289,11 +291,12 @@ def resume_inputs(tmp_path_factory):
     return root, manifest
 
 
-def _resume_config(root: Path, manifest: Path, out: str) -> dict:
+def _resume_config(root: Path, manifest: Path, out: str, storage_options: dict | None = None) -> dict:
     # one video per chunk, small scoring batches: chunks commit one by one
     return {
         "input": {"manifest": str(manifest), "chunk_size": 1},
-        "output": {"root": str(root / out), "rows_per_shard": 3},
+        "output": {"root": out if "://" in out else str(root / out), "rows_per_shard": 3,
+                   "storage_options": storage_options or {}},
         "split": {"min_seconds": 1.0, "max_seconds": 10.0},
         **OFFLINE,
         "scoring": {**OFFLINE["scoring"], "batch_size": 2},
@@ -307,8 +310,9 @@ def reference(ray_head, resume_inputs):
     return root / "reference", summary
 
 
-def _rows(out: Path) -> list[dict]:
-    rows = pq.read_table(out / "dataset").to_pylist()
+def _rows(out: Path | Store) -> list[dict]:
+    store = out if isinstance(out, Store) else Store(str(out))
+    rows = store.dataset(committed_files(store, "materialize", "dataset"), DATASET).to_table().to_pylist()
     assert len({r["id"] for r in rows}) == len(rows), "duplicate samples"
     return sorted(rows, key=lambda r: r["id"])
 
@@ -325,37 +329,98 @@ def _same(a, b) -> bool:
     return a == b
 
 
-def test_a_killed_driver_resumes_to_exactly_the_uninterrupted_output(ray_head, resume_inputs, reference):
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_a_killed_driver_resumes_to_exactly_the_uninterrupted_output(where, request, tmp_path, ray_head, resume_inputs,
+                                                                     reference):
     root, manifest = resume_inputs
-    config = root / "resumed.json"
-    config.write_text(json.dumps(_resume_config(root, manifest, "resumed")))
+    if where == "s3":
+        s3 = request.getfixturevalue("s3")
+        store = Store(f"{s3['bucket']('resume')}/resumed", s3["options"])
+        config = _resume_config(root, manifest, store.root, s3["options"])
+    else:
+        store = Store(str(root / "resumed"))
+        config = _resume_config(root, manifest, "resumed")
+    (tmp_path / "resumed.json").write_text(json.dumps(config))
+    workdir = tmp_path / "cwd"  # the job writes nothing where it is started
+    workdir.mkdir()
+    temporaries = set(Path("/tmp").glob("vidcurate-*"))
     env = {**ray_head["env"], "RAY_ADDRESS": ray_head["address"]}
-    command = [sys.executable, "-m", "jobs.curate", "--config", str(config)]
-    driver = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    markers = root / "resumed" / "_progress" / "segment"
+    command = [sys.executable, "-m", "jobs.curate", "--config", str(tmp_path / "resumed.json")]
+    driver = subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 240
-    while not (markers.is_dir() and any(markers.glob("c*.json"))) and driver.poll() is None and time.monotonic() < deadline:
+    while not store.files("_progress/segment", ".json") and driver.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert driver.poll() is None, "the job finished before it could be interrupted"
     driver.send_signal(signal.SIGKILL)
     driver.wait()
-    committed = len(list(markers.glob("c*.json")))
+    committed = len(store.files("_progress/segment", ".json"))
     assert 1 <= committed < 8
 
-    finished = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    finished = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr[-3000:]
-    summary = json.loads((root / "resumed" / "summary.json").read_text())
+    summary = store.read_json("summary.json")
     assert summary["chunks"]["segment"]["committed_before"] == committed
-    assert _same(_rows(root / "resumed"), _rows(reference[0]))
+    assert _same(_rows(store), _rows(reference[0]))
     assert summary["videos"] == reference[1]["videos"] and summary["segments"] == reference[1]["segments"]
-    assert not (root / "resumed" / "_staging").exists()
+    for folder, step in (("candidates", "segment"), ("dataset", "materialize"), ("errors", "materialize")):
+        assert store.files(folder) == committed_files(store, step, folder), f"{folder}/ holds files no marker lists"
+    media = set(store.files("media"))
+    for row in _rows(store):
+        assert {*(f for frames in row["videos"] for f in frames), *row["video_clips"], *row["images"]} <= media
 
-    again = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    again = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-3000:]
-    rerun = json.loads((root / "resumed" / "summary.json").read_text())["chunks"]
+    rerun = store.read_json("summary.json")["chunks"]
     assert rerun["segment"]["run"] == 0 and rerun["materialize"]["run"] == 0  # no video work
     assert "Running Dataset" not in again.stderr
-    assert _same(_rows(root / "resumed"), _rows(reference[0]))
+    assert _same(_rows(store), _rows(reference[0]))
+    assert list(workdir.iterdir()) == [] and set(Path("/tmp").glob("vidcurate-*")) <= temporaries
+
+
+def test_losing_the_object_store_mid_run_keeps_committed_chunks_and_a_rerun_redoes_the_rest(tmp_path, ray_head,
+                                                                                          resume_inputs, reference):
+    from moto.server import ThreadedMotoServer
+
+    from conftest import _free_port
+
+    root, manifest = resume_inputs
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    options = {"endpoint_url": f"http://127.0.0.1:{port}", "key": "testing", "secret": "testing"}
+    store = Store("s3://lost/run", options)
+    store.fs.mkdir("lost")
+    (tmp_path / "lost.json").write_text(json.dumps(_resume_config(root, manifest, store.root, options)))
+    env = {**ray_head["env"], "RAY_ADDRESS": ray_head["address"]}
+    command = [sys.executable, "-m", "jobs.curate", "--config", str(tmp_path / "lost.json")]
+    driver = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while not store.files("_progress/segment", ".json") and driver.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert driver.poll() is None, "the job finished before the store could be lost"
+    server.stop()  # the store goes away; moto keeps its objects in this process
+    try:
+        stderr = driver.communicate(timeout=600)[1]
+    except subprocess.TimeoutExpired:
+        driver.kill()
+        raise
+    assert driver.returncode != 0, "a run that lost its store must not succeed"
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)  # the store is back
+    server.start()
+    try:
+        markers = store.files("_progress/segment", ".json")
+        assert 1 <= len(markers) < 8, stderr[-2000:]
+        for marker in markers:  # each committed chunk is whole
+            for shard in store.read_json(marker)["files"]:
+                assert store.dataset([shard], CANDIDATES).count_rows() >= 1
+        finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+        assert finished.returncode == 0, finished.stderr[-3000:]
+        summary = store.read_json("summary.json")
+        assert summary["chunks"]["segment"]["committed_before"] == len(markers)
+        assert _same(_rows(store), _rows(reference[0]))
+    finally:
+        server.stop()
 
 
 def test_a_worker_killed_mid_task_is_retried_without_losing_or_duplicating_rows(ray_head, resume_inputs, reference):

@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from dataclasses import dataclass
-from pathlib import Path
 
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import ray
-
 from ray.data import ActorPoolStrategy
 
 from cluster import metrics
@@ -25,12 +22,12 @@ from cluster.caption.backends import check_captioner
 from cluster.caption.placement import Placement, place_captioner
 from cluster.models.clip import ClipSpec
 from cluster.pipeline.segment_pass import actor_cpu_share
-from cluster.progress import ChunkLedger
-from cluster.sink import write_json
+from cluster.progress import ChunkLedger, committed_files, record_pass, step_files
 from cluster.stages.caption_score_stage import ScoreCaptions
 from cluster.stages.caption_stage import CaptionSegments
 from cluster.stages.compose_stage import ComposeSamples, ComposeSettings
 from cluster.stages.materialize_stage import MaterializeSegment, SampleSettings
+from cluster.store import Store
 from schemas.tables import CANDIDATES, DATASET, ERRORS, INPUTS, SELECTION, table_from_rows
 from schemas.trainer import dataset_info, trainer_args
 
@@ -59,16 +56,17 @@ def prepare_captioning(cfg, clip_spec: ClipSpec) -> CaptionPlan | None:
     return CaptionPlan(place_captioner(cfg.caption, ray.cluster_resources().get("GPU", 0)), clip_spec)
 
 
-def run_materialize_pass(cfg, manifest: list[dict], out_root: Path, captioning: CaptionPlan | None) -> dict:
+def run_materialize_pass(cfg, manifest: list[dict], store: Store, captioning: CaptionPlan | None) -> dict:
     """Write samples for the kept segments of every chunk not committed by an earlier run,
     then account for every input from all chunks' outcomes.
 
     The driver reads only the accounting columns of candidates/ and selection/; a chunk's
     full rows (embeddings and all) are read on a worker when the pipeline reaches it, so the
     driver's memory stays small at millions of segments."""
-    candidates = pads.dataset(out_root / "candidates", schema=CANDIDATES, format="parquet")
+    candidate_files = committed_files(store, "segment", "candidates")
+    candidates = store.dataset(candidate_files, CANDIDATES)
     accounting = candidates.to_table(columns=ACCOUNTING_COLUMNS).to_pylist()
-    decisions = pads.dataset(out_root / "selection", schema=SELECTION, format="parquet").to_table(
+    decisions = store.dataset(step_files(store, "select"), SELECTION).to_table(
         columns=["segment_id", "drop_reason", "cluster_id", "duplicate_group"], filter=pc.is_valid(pc.field("segment_id"))
     ).to_pylist()
     selection = {d["segment_id"]: d["drop_reason"] for d in decisions}
@@ -82,7 +80,7 @@ def run_materialize_pass(cfg, manifest: list[dict], out_root: Path, captioning: 
         if row["status"] != "error" and row["segment_id"] in clustering:
             kept[row["input_index"] // size].append(row["segment_id"])
 
-    ledger = ChunkLedger(out_root, "materialize", cfg.digest(), ("dataset", "errors"))
+    ledger = ChunkLedger(store, "materialize", cfg.digest(), ("dataset", "errors"))
     done = ledger.committed({c: sorted(ids) for c, ids in kept.items()})
     todo = {c: sorted(ids) for c, ids in kept.items() if c not in done}
     log.info("materialize pass: %d chunks; %d committed by an earlier run", chunks, len(done))
@@ -90,56 +88,52 @@ def run_materialize_pass(cfg, manifest: list[dict], out_root: Path, captioning: 
     work = [{"chunk": c, "segments": json.dumps({sid: clustering[sid] for sid in ids})} for c, ids in todo.items() if ids]
     if work:
         rows = ray.data.from_items(work).flat_map(
-            ChunkRows, fn_constructor_args=(str(out_root / "candidates"), size), compute=ActorPoolStrategy(size=1), num_cpus=0.1
+            ChunkRows, fn_constructor_args=(store, candidate_files, size), compute=ActorPoolStrategy(size=1), num_cpus=0.1
         )
-        for batch in _samples(cfg, rows, out_root, captioning).iter_batches(batch_format="pyarrow", batch_size=None):
+        for batch in _samples(cfg, rows, store, captioning).iter_batches(batch_format="pyarrow", batch_size=None):
             assembler.add(batch.to_pylist())
     assembler.finish()
-    _remove_unreferenced_media(out_root)
+    _remove_unreferenced_media(store)
 
     outcomes = {**done, **assembler.outcomes}
     written = {sid for o in outcomes.values() for sid, (kind, _) in o["segments"].items() if kind == "sample"}
     failed = {sid: why for o in outcomes.values() for sid, (kind, why) in o["segments"].items() if kind == "error"}
     selection.update({sid: why for o in outcomes.values() for sid, (kind, why) in o["segments"].items() if kind == "filtered"})
     summary, per_input = summarize(manifest, accounting, selection, written, failed)
-    pq.write_table(table_from_rows(per_input, INPUTS), out_root / "inputs.parquet.tmp")
-    (out_root / "inputs.parquet.tmp").replace(out_root / "inputs.parquet")
+    with store.open_write("inputs.parquet") as f:
+        pq.write_table(table_from_rows(per_input, INPUTS), f)
     summary["samples"] = sum(o["rows"] for o in outcomes.values())
     summary["chunks"] = {"chunks": chunks, "committed_before": len(done), "run": len(todo)}
+    record_pass(store, "materialize", summary["chunks"])
     max_tokens = max((o["max_tokens"] for o in outcomes.values()), default=0)
-    write_json(out_root / "dataset_info.json", dataset_info(cfg.sample.include_image or cfg.sample.image_samples))
-    args = trainer_args(cfg.tokens.profile(), str(out_root.resolve()), max_tokens, text_counted=cfg.tokens.tokenizer is not None)
-    write_json(out_root / "trainer_args.json", args)
+    store.write_json("dataset_info.json", dataset_info(cfg.sample.include_image or cfg.sample.image_samples))
+    args = trainer_args(cfg.tokens.profile(), store.uri(), max_tokens, text_counted=cfg.tokens.tokenizer is not None)
+    store.write_json("trainer_args.json", args)
     log.info("materialize pass: %d samples from %d segments, %d segment errors", summary["samples"], len(written), len(failed))
     return summary
 
 
-def _remove_unreferenced_media(out_root: Path) -> None:
+def _remove_unreferenced_media(store: Store) -> None:
     """Delete media no sample refers to: those of an earlier run under another token profile
-    or config (other sample ids), and of segments the caption gates dropped. Media are
-    `media/<xx>/<sample id>` folders and `.mp4` files, named by ids only."""
-    media = out_root / "media"
-    if not media.is_dir():
-        return
-    referenced: set[tuple[str, str]] = set()
-    dataset = pads.dataset(out_root / "dataset", schema=DATASET, format="parquet")
+    or config (other sample ids), of segments the caption gates dropped, and of attempts
+    that were killed. Media are `media/<xx>/<sample id>/...` frames and
+    `media/<xx>/<sample id>.mp4` clips, named by ids only."""
+    referenced: set[str] = set()
+    dataset = store.dataset(committed_files(store, "materialize", "dataset"), DATASET)
     for batch in dataset.to_batches(columns=["videos", "video_clips", "images"]):
         for row in batch.to_pylist():
             paths = [frames[0] for frames in row["videos"] if frames] + row["video_clips"] + row["images"]
-            referenced.update(tuple(Path(path).parts[1:3]) for path in paths)
-    removed = 0
-    for entry in media.glob("*/*"):
-        if (entry.parent.name, entry.name) not in referenced:
-            if entry.is_dir():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
-            removed += 1
-    for folder in media.iterdir():
-        if folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
-    if removed:
-        log.info("materialize pass: removed %d media entries no sample refers to", removed)
+            referenced.update(_media_entry(path) for path in paths)
+    unreferenced = [f for f in store.files("media") if _media_entry(f) not in referenced]
+    store.delete(unreferenced)
+    if unreferenced:
+        log.info("materialize pass: removed %d media files no sample refers to", len(unreferenced))
+
+
+def _media_entry(path: str) -> str:
+    """`media/ab/<id>/frame_00000.jpg` and `media/ab/<id>.mp4` → `ab/<id>`."""
+    _, shard, name = path.split("/")[:3]
+    return f"{shard}/{name.removesuffix('.mp4')}"
 
 
 class SampleAssembler:
@@ -214,8 +208,8 @@ class ChunkRows:
     """Flat-map actor: a chunk's kept candidate rows, embeddings and all, with their
     cluster fields from `selection/`, read on a worker when the pipeline reaches it."""
 
-    def __init__(self, candidates: str, chunk_size: int):
-        self.candidates = pads.dataset(candidates, schema=CANDIDATES, format="parquet")
+    def __init__(self, store: Store, candidate_files: list[str], chunk_size: int):
+        self.candidates = store.dataset(candidate_files, CANDIDATES)
         self.chunk_size = chunk_size
 
     def __call__(self, item: dict) -> list[dict]:
@@ -233,14 +227,14 @@ def _complete(rows: list[dict]) -> bool:
     return bool(rows) and len(rows) == rows[0]["segment_rows"]
 
 
-def _samples(cfg, kept: ray.data.Dataset, out_root: Path, captioning: CaptionPlan | None) -> ray.data.Dataset:
+def _samples(cfg, kept: ray.data.Dataset, store: Store, captioning: CaptionPlan | None) -> ray.data.Dataset:
     """materialize (CPU tasks) → caption (actor pool) → caption CLIP score → compose."""
     # small blocks, so a chunk's segments are materialized by many tasks at once
     ds = kept.repartition(target_num_rows_per_block=ROWS_PER_BLOCK)
     # The memory reservation (one segment's decoded frames) also keeps Ray Data from fusing
     # these decode tasks into the captioner actors, which must only caption.
     ds = ds.map_batches(
-        MaterializeSegment(_settings(cfg, out_root)),
+        MaterializeSegment(_settings(cfg, store, carry_media=captioning is not None)),
         batch_size=1,
         batch_format="pyarrow",
         num_cpus=1,
@@ -250,7 +244,7 @@ def _samples(cfg, kept: ray.data.Dataset, out_root: Path, captioning: CaptionPla
         c, placement = cfg.caption, captioning.placement
         ds = ds.map_batches(
             CaptionSegments,
-            fn_constructor_args=(c, str(out_root.resolve()), placement.device),
+            fn_constructor_args=(c, placement.device),
             batch_size=c.batch_size,
             batch_format="pyarrow",
             compute=ActorPoolStrategy(min_size=1, max_size=c.replicas),
@@ -270,9 +264,10 @@ def _samples(cfg, kept: ray.data.Dataset, out_root: Path, captioning: CaptionPla
     return ds.map_batches(ComposeSamples(_compose_settings(cfg)), batch_size=ROWS_PER_BLOCK, batch_format="pyarrow", num_cpus=0.25)
 
 
-def _settings(cfg, out_root: Path) -> SampleSettings:
+def _settings(cfg, store: Store, carry_media: bool) -> SampleSettings:
     return SampleSettings(
-        dataset_root=str(out_root.resolve()),
+        store=store,
+        carry_media=carry_media,
         profile=cfg.tokens.profile(),
         max_total_tokens=cfg.tokens.max_total_tokens,
         media=cfg.output.media,

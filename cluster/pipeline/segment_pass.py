@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import open_clip
 import ray
@@ -12,11 +11,12 @@ from ray.data import ActorPoolStrategy
 
 from cluster.admission import ForbiddenInput, InputPolicy, check_uri
 from cluster.models import aesthetic, clip, presets
-from cluster.progress import ChunkLedger
+from cluster.progress import ChunkLedger, record_pass
 from cluster.stages.errors import error_fields
 from cluster.stages.keyframe_stage import DecodeKeyframes
 from cluster.stages.score_stage import ScoreSegments, ScoreSettings
 from cluster.stages.segment_stage import SegmentVideo, SplitSettings, input_fields
+from cluster.store import Store
 from cluster.video.cuts import CutParams
 from cluster.video.guard import GuardSettings
 from schemas.tables import CANDIDATES
@@ -51,13 +51,13 @@ def prepare_scoring(scoring) -> ScoreSettings:
     return ScoreSettings(spec, head, scoring.aesthetic_head_path, scoring.aesthetic_aggregate, not spec.random_init)
 
 
-def run_segment_pass(cfg, manifest: list[dict], out_root: Path, scoring: ScoreSettings) -> dict:
+def run_segment_pass(cfg, manifest: list[dict], store: Store, scoring: ScoreSettings) -> dict:
     """Segment and score every input not yet committed by an earlier run; returns how many
     chunks were already done and how many ran."""
     entries = [{**row, "input_index": i} for i, row in enumerate(manifest)]
     size = cfg.input.chunk_size
     chunks = [entries[i : i + size] for i in range(0, len(entries), size)]
-    ledger = ChunkLedger(out_root, "segment", cfg.digest(("input", "split", "scoring")), ("candidates",))
+    ledger = ChunkLedger(store, "segment", cfg.digest(("input", "split", "scoring")), ("candidates",))
     done = ledger.committed({c: [r["uri"] for r in rows] for c, rows in enumerate(chunks)})
     todo = {c: rows for c, rows in enumerate(chunks) if c not in done}
     log.info("segment pass: %d chunks of up to %d inputs; %d committed by an earlier run", len(chunks), size, len(done))
@@ -68,7 +68,9 @@ def run_segment_pass(cfg, manifest: list[dict], out_root: Path, scoring: ScoreSe
             for row in batch.to_pylist():
                 assembler.add(row)
     assembler.finish()
-    return {"chunks": len(chunks), "committed_before": len(done), "run": len(todo)}
+    counts = {"chunks": len(chunks), "committed_before": len(done), "run": len(todo)}
+    record_pass(store, "segment", counts)
+    return counts
 
 
 def duplicates(manifest: list[dict]) -> set[int]:

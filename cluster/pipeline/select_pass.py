@@ -6,10 +6,9 @@ Touches no video, so new thresholds or caps take seconds to minutes, not hours."
 from __future__ import annotations
 
 import logging
-import shutil
+import posixpath
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -21,8 +20,10 @@ from cluster import metrics
 from cluster.report.selection_plots import write_selection_report
 from cluster.selection.balance import balance
 from cluster.selection.clustering import choose_k, fit_centroids
-from cluster.sink import ShardWriter, write_json
+from cluster.progress import attempt_token, committed_files
+from cluster.sink import ShardWriter
 from cluster.stages.dedup_stage import assign_batch, dedup_bucket, embeddings_of
+from cluster.store import Store
 from schemas.tables import CANDIDATES, SELECTION
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ SCAN = {"batch_size": 8192, "batch_readahead": 0, "fragment_readahead": 0}
 UDF_BATCH = 8192
 DEDUP_REASONS = ("near_duplicate", "source_cap", "cluster_cap")  # drops by dedup and caps, after the thresholds
 SELECTION_SETTINGS = "selection_settings.json"  # the thresholds and caps selection/ was made with
+SELECT_STAGING = "_select_staging"
 
 
 def decide(row: dict, filters) -> str | None:
@@ -66,11 +68,14 @@ def eligible(batch: pa.Table, filters) -> pa.Table:
     return batch.filter(pa.array(keep, pa.bool_()))
 
 
-def run_select_pass(cfg, out_root: Path) -> Counter:
-    candidates = pads.dataset(out_root / "candidates", schema=CANDIDATES, format="parquet")
+def run_select_pass(cfg, store: Store) -> tuple[Counter, list[str]]:
+    """Decide every candidate; returns the outcome counts and the selection/ files written
+    (under names unique to this attempt: the step's marker commits them)."""
+    files = committed_files(store, "segment", "candidates")
+    candidates = store.dataset(files, CANDIDATES)
     table = _threshold_decisions(candidates, cfg.filters)
     if cfg.dedup.enabled:
-        table = table.join(_cluster_and_dedup(cfg, candidates, out_root), "segment_id", join_type="left outer")
+        table = table.join(_cluster_and_dedup(cfg, store, files), "segment_id", join_type="left outer")
     else:
         table = table.append_column("dedup_reason", pa.nulls(table.num_rows, pa.string()))
     reason = pc.coalesce(table.column("threshold_reason"), table.column("dedup_reason"))
@@ -78,18 +83,18 @@ def run_select_pass(cfg, out_root: Path) -> Counter:
     for name in SELECTION.names:
         if name not in table.column_names:
             table = table.append_column(name, pa.nulls(table.num_rows, SELECTION.field(name).type))
-    writer = ShardWriter(out_root / "selection", SELECTION, cfg.output.rows_per_shard)
+    writer = ShardWriter(store, "selection", SELECTION, cfg.output.rows_per_shard, prefix=f"part-{attempt_token()}")
     writer.add_table(table.select(SELECTION.names))
     writer.close()
-    write_json(out_root / SELECTION_SETTINGS, cfg.model_dump(include={"filters", "dedup"}))
+    store.write_json(SELECTION_SETTINGS, cfg.model_dump(include={"filters", "dedup"}))
     outcomes = Counter({(r["values"] or "kept"): r["counts"] for r in pc.value_counts(reason).to_pylist()})
     log.info("select pass: %s", dict(outcomes))
     for reason, n in outcomes.items():
         if reason != "kept" and not reason.startswith("error:"):
             metrics.count("vidcurate_segments_filtered", n, reason=reason)
     if cfg.dedup.report:
-        write_selection_report(out_root)
-    return outcomes
+        write_selection_report(store, writer.files, files)
+    return outcomes, writer.files
 
 
 def _threshold_decisions(candidates: pads.Dataset, filters) -> pa.Table:
@@ -106,7 +111,7 @@ def _threshold_decisions(candidates: pads.Dataset, filters) -> pa.Table:
     return pa.concat_tables([empty, *chunks])
 
 
-def _cluster_and_dedup(cfg, candidates: pads.Dataset, out_root: Path) -> pa.Table:
+def _cluster_and_dedup(cfg, store: Store, files: list[str]) -> pa.Table:
     """Per clustered segment: cluster fields, and the dedup_reason (near_duplicate,
     source_cap, cluster_cap) of those it removes."""
     d = cfg.dedup
@@ -115,6 +120,8 @@ def _cluster_and_dedup(cfg, candidates: pads.Dataset, out_root: Path) -> pa.Tabl
         "centroid_distance": pa.array([], pa.float32()), "duplicate_group": pa.array([], pa.string()),
         "duplicate_of": pa.array([], pa.string()), "dedup_reason": pa.array([], pa.string()),
     })
+
+    candidates = store.dataset(files, CANDIDATES)
 
     def embedding_batches() -> Iterator[np.ndarray]:
         for batch in candidates.to_batches(columns=CLUSTER_COLUMNS, **SCAN):
@@ -129,17 +136,22 @@ def _cluster_and_dedup(cfg, candidates: pads.Dataset, out_root: Path) -> pa.Tabl
     centroids = fit_centroids(embedding_batches, count, k, d.seed)
     log.info("clustered %d embeddings into %d clusters", count, k)
 
-    staging = out_root / "_select_staging"
-    shutil.rmtree(staging, ignore_errors=True)
-    ds = ray.data.read_parquet(str(out_root / "candidates"), columns=CLUSTER_COLUMNS, schema=CANDIDATES)
+    # the buckets go where every node reads them: under the output root, in a folder of
+    # this attempt's own, removed (with any a killed attempt left) once dedup is done
+    store.delete_tree(SELECT_STAGING)
+    staging = posixpath.join(SELECT_STAGING, attempt_token())
+    paths = [store.path(f) for f in files]
+    ds = ray.data.read_parquet(paths, filesystem=store.arrow, columns=CLUSTER_COLUMNS, schema=CANDIDATES)
     ds = ds.map_batches(eligible, fn_args=(cfg.filters,), batch_format="pyarrow", batch_size=UDF_BATCH)
     ds = ds.map_batches(assign_batch, fn_kwargs={"centroids": centroids}, batch_format="pyarrow", batch_size=UDF_BATCH)
-    ds.write_parquet(str(staging), partition_cols=["bucket"])
-    buckets = [{"path": str(p)} for p in sorted(staging.iterdir()) if p.is_dir()]
-    groups = ray.data.from_items(buckets, override_num_blocks=len(buckets))
-    groups = groups.map_batches(dedup_bucket, fn_args=(d.eps, d.keep), batch_size=1, batch_format="pyarrow")
+    ds.write_parquet(store.path(staging), filesystem=store.arrow, partition_cols=["bucket"])
+    buckets: dict[str, list[str]] = {}
+    for f in store.files(staging, ".parquet"):
+        buckets.setdefault(posixpath.dirname(f), []).append(f)
+    groups = ray.data.from_items([{"files": b} for _, b in sorted(buckets.items())], override_num_blocks=len(buckets))
+    groups = groups.map_batches(dedup_bucket, fn_args=(store, d.eps, d.keep), batch_size=1, batch_format="pyarrow")
     clustered = pa.concat_tables(list(groups.iter_batches(batch_format="pyarrow", batch_size=None)))
-    shutil.rmtree(staging)
+    store.delete_tree(SELECT_STAGING)
 
     drops = {s: "near_duplicate" for s in clustered.filter(pc.is_valid(clustered.column("duplicate_of"))).column("segment_id").to_pylist()}
     survivors = clustered.filter(pc.is_null(clustered.column("duplicate_of")))

@@ -6,49 +6,59 @@ gallery of samples with their captions. Reads only the run's output tables."""
 from __future__ import annotations
 
 import html
-import json
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow.compute as pc
-import pyarrow.dataset as pads
 import yaml
 
 from cluster.pipeline.select_pass import DEDUP_REASONS, SELECTION_SETTINGS
+from cluster.progress import committed_files, step_files
 from cluster.report import figures
 from cluster.report.gallery import Tile, build_gallery
 from cluster.report.selection_plots import SELECTION_PLOTS
+from cluster.store import Store
 from schemas.tables import CANDIDATES, DATASET, SELECTION
 
 GALLERY_SIZE = 24
-RUN_OUTPUTS = ("summary.json", SELECTION_SETTINGS, "config.yaml", "trainer_args.json", "candidates", "selection", "dataset")
+RUN_OUTPUTS = ("summary.json", SELECTION_SETTINGS, "config.yaml", "trainer_args.json", "_progress/segment.json",
+               "_progress/select.json", "_progress/materialize.json")
 
 
 class ReportError(ValueError):
     """The output root lacks what the report is built from."""
 
 
-def write_report(out_root: Path) -> Path:
-    """Write `report/` under the output root and return the path of its index.html."""
+def write_report(store: Store) -> str:
+    """Write `report/` under the output root and return where its index.html is. The page
+    is drawn in a temporary folder, then written through the store."""
     for needed in RUN_OUTPUTS:
-        if not (out_root / needed).exists():
-            raise ReportError(f"{out_root / needed} does not exist; the report needs a finished run (vidcurate run)")
-    folder = out_root / "report"
-    summary = json.loads((out_root / "summary.json").read_text())
-    filters = json.loads((out_root / SELECTION_SETTINGS).read_text())["filters"]
-    config = yaml.safe_load((out_root / "config.yaml").read_text())
-    trainer = json.loads((out_root / "trainer_args.json").read_text())
+        if not store.exists(needed):
+            raise ReportError(f"{store.uri(needed)} does not exist; the report needs a finished run (vidcurate run)")
+    with tempfile.TemporaryDirectory(prefix="vidcurate-report-") as tmp:
+        _draw(store, Path(tmp))
+        store.upload(tmp, "report")
+    return store.uri("report/index.html")
 
-    candidates = pads.dataset(out_root / "candidates", schema=CANDIDATES, format="parquet").to_table(
+
+def _draw(store: Store, folder: Path) -> None:
+    summary = store.read_json("summary.json")
+    filters = store.read_json(SELECTION_SETTINGS)["filters"]
+    config = yaml.safe_load(store.read_text("config.yaml"))
+    trainer = store.read_json("trainer_args.json")
+
+    candidates = store.dataset(committed_files(store, "segment", "candidates"), CANDIDATES).to_table(
         columns=["input_index", "segment_id", "duration_s", "display_aspect_ratio", "aesthetic", "clip_similarity",
                  "scores_meaningful"],
         filter=pc.is_valid(pc.field("segment_id")),
     )
-    reasons = pads.dataset(out_root / "selection", schema=SELECTION, format="parquet").to_table(
+    reasons = store.dataset(step_files(store, "select"), SELECTION).to_table(
         columns=["drop_reason"], filter=pc.is_valid(pc.field("segment_id"))
     ).column("drop_reason")
-    counts = pads.dataset(out_root / "dataset", schema=DATASET, format="parquet").to_table(columns=["total_tokens", "text_tokens"])
+    dataset = store.dataset(committed_files(store, "materialize", "dataset"), DATASET)
+    counts = dataset.to_table(columns=["total_tokens", "text_tokens"])
     tokens = counts.column("total_tokens").to_numpy(zero_copy_only=False).astype(np.int64)
     text_counted = counts.num_rows > 0 and counts.column("text_tokens").null_count == 0
 
@@ -61,15 +71,14 @@ def write_report(out_root: Path) -> Path:
         plots[dist.name] = figures.histogram(dist, folder / f"{dist.name.replace(' ', '_')}.png")
     budget = config["tokens"].get("max_total_tokens")
     plots["tokens"] = figures.tokens_per_sample(tokens, trainer["profile"], text_counted, budget, folder / "tokens.png")
-    for written in SELECTION_PLOTS:  # drawn by the select pass (dedup.report)
-        if (folder / written).exists():
+    for written in SELECTION_PLOTS:  # drawn by the select pass (dedup.report), already in report/
+        if store.exists(f"report/{written}"):
             plots[Path(written).stem] = folder / written
-    tiles = build_gallery(out_root, folder / "gallery", GALLERY_SIZE)
+    tiles = build_gallery(store, dataset, folder / "gallery", GALLERY_SIZE)
 
-    page = folder / "index.html"
     random_scores = False in candidates.column("scores_meaningful").to_pylist()
-    page.write_text(_page(out_root, summary, stages, plots, Tokens(tokens, text_counted, trainer["profile"]), tiles, random_scores))
-    return page
+    page = _page(store, summary, stages, plots, Tokens(tokens, text_counted, trainer["profile"]), tiles, random_scores)
+    (folder / "index.html").write_text(page)
 
 
 def _funnel_stages(summary: dict, candidates, reasons) -> list[tuple[str, int]]:
@@ -106,7 +115,7 @@ class Tokens:
     profile: str
 
 
-def _page(out_root: Path, summary: dict, stages, plots: dict[str, Path], tokens: Tokens, tiles: list[Tile],
+def _page(store: Store, summary: dict, stages, plots: dict[str, Path], tokens: Tokens, tiles: list[Tile],
           random_scores: bool) -> str:
     esc = html.escape
     videos = summary["videos"]
@@ -138,7 +147,7 @@ def _page(out_root: Path, summary: dict, stages, plots: dict[str, Path], tokens:
         return _img(plots[key].name, alt) if key in plots else ""
 
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>vidcurate report: {esc(str(out_root))}</title>
+<html lang="en"><head><meta charset="utf-8"><title>vidcurate report: {esc(store.uri())}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }}
 table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; }}
@@ -152,7 +161,7 @@ img[data-state="missing"] {{ outline: 3px solid #b23a48; min-width: 200px; min-h
 </style></head>
 <body>
 <h1>vidcurate report</h1>
-<p>Output root <code>{esc(str(out_root.resolve()))}</code>: {summary["inputs"]} inputs, {summary["samples"]} samples.
+<p>Output root <code>{esc(store.uri())}</code>: {summary["inputs"]} inputs, {summary["samples"]} samples.
 {accounting}: {videos["kept"]} kept, {videos["filtered"]} filtered, {videos["errored"]} errored
 (<code>inputs.parquet</code> gives each input's outcome, <code>errors/</code> each error).</p>
 {scores_note}

@@ -3,6 +3,7 @@ thumbnail taken from the media the trainer reads and the answer the trainer is t
 
 from __future__ import annotations
 
+import io
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,7 @@ import av
 import pyarrow.dataset as pads
 from PIL import Image
 
-from schemas.tables import DATASET
+from cluster.store import Store
 
 THUMB_SIZE = (320, 320)
 PICK_COLUMNS = ["id", "cluster_id"]
@@ -45,20 +46,20 @@ def pick(dataset: pads.Dataset, count: int) -> list[str]:
     return chosen
 
 
-def build_gallery(out_root: Path, folder: Path, count: int) -> list[Tile]:
-    dataset = pads.dataset(out_root / "dataset", schema=DATASET, format="parquet")
+def build_gallery(store: Store, dataset: pads.Dataset, folder: Path, count: int) -> list[Tile]:
+    """Thumbnails of `count` samples of `dataset` into the local `folder`."""
     ids = pick(dataset, count)
     if not ids:
         return []
     rows = dataset.to_table(columns=SHOW_COLUMNS, filter=pads.field("id").isin(ids)).to_pylist()
     order = {sample_id: i for i, sample_id in enumerate(ids)}
     folder.mkdir(parents=True, exist_ok=True)
-    return [_tile(out_root, folder, row) for row in sorted(rows, key=lambda r: order[r["id"]])]
+    return [_tile(store, folder, row) for row in sorted(rows, key=lambda r: order[r["id"]])]
 
 
-def _tile(out_root: Path, folder: Path, row: dict) -> Tile:
+def _tile(store: Store, folder: Path, row: dict) -> Tile:
     thumbnail = folder / f"{row['id']}.jpg"
-    image = _keyframe(out_root, row)
+    image = _keyframe(store, row)
     image.thumbnail(THUMB_SIZE)
     image.save(thumbnail, quality=85)
     answer = next((m["content"] for m in row["messages"] if m["role"] == "assistant"), "")
@@ -73,12 +74,12 @@ def _tile(out_root: Path, folder: Path, row: dict) -> Tile:
     )
 
 
-def _keyframe(out_root: Path, row: dict) -> Image.Image:
+def _keyframe(store: Store, row: dict) -> Image.Image:
     """The middle frame of the sample's first video, or its first image."""
     if row["videos"]:
         frames = row["videos"][0]
-        return Image.open(out_root / frames[len(frames) // 2]).convert("RGB")
+        return Image.open(io.BytesIO(store.read_bytes(frames[len(frames) // 2]))).convert("RGB")
     if row["video_clips"]:
-        with av.open(str(out_root / row["video_clips"][0])) as clip:
+        with av.open(io.BytesIO(store.read_bytes(row["video_clips"][0]))) as clip:
             return next(clip.decode(video=0)).to_image()
-    return Image.open(out_root / row["images"][0]).convert("RGB")
+    return Image.open(io.BytesIO(store.read_bytes(row["images"][0]))).convert("RGB")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pyarrow.dataset as pads  # noqa: E402
 
 from cluster.report.figures import save_figure  # noqa: E402
 from cluster.storage import local_copy  # noqa: E402
+from cluster.store import Store  # noqa: E402
 from cluster.video.decode import read_frames_at  # noqa: E402
 from schemas.tables import CANDIDATES, SELECTION  # noqa: E402
 
@@ -24,19 +26,19 @@ THUMB = (144, 256)
 SELECTION_PLOTS = ("cluster_sizes.png", "drop_reasons.png", "duplicate_pairs.png")
 
 
-def write_selection_report(out_root: Path) -> list[Path]:
-    selection = pads.dataset(out_root / "selection", schema=SELECTION, format="parquet").to_table(
-        columns=["segment_id", "cluster_id", "drop_reason", "duplicate_of"]
-    )
-    folder = out_root / "report"
-    folder.mkdir(parents=True, exist_ok=True)
-    sizes, reasons, duplicates = (folder / name for name in SELECTION_PLOTS)
-    written = [_cluster_sizes(selection, sizes), _drop_reasons(selection, reasons)]
-    pairs = [(r["segment_id"], r["duplicate_of"]) for r in selection.to_pylist() if r["duplicate_of"]][:PAIRS]
-    duplicates.unlink(missing_ok=True)  # a rerun that finds none must not show the last run's pairs
-    if pairs:
-        written.append(_duplicate_pairs(out_root, pairs, duplicates))
-    return written
+def write_selection_report(store: Store, selection_files: list[str], candidate_files: list[str]) -> list[str]:
+    """The select pass's plots, drawn in a temporary folder and written to report/."""
+    selection = store.dataset(selection_files, SELECTION).to_table(columns=["segment_id", "cluster_id", "drop_reason", "duplicate_of"])
+    with tempfile.TemporaryDirectory(prefix="vidcurate-plots-") as tmp:
+        sizes, reasons, duplicates = (Path(tmp) / name for name in SELECTION_PLOTS)
+        written = [_cluster_sizes(selection, sizes), _drop_reasons(selection, reasons)]
+        pairs = [(r["segment_id"], r["duplicate_of"]) for r in selection.to_pylist() if r["duplicate_of"]][:PAIRS]
+        if store.exists(f"report/{duplicates.name}"):  # a rerun that finds none must not show the last run's pairs
+            store.delete([f"report/{duplicates.name}"])
+        if pairs:
+            written.append(_duplicate_pairs(store.dataset(candidate_files, CANDIDATES), pairs, duplicates))
+        store.upload(tmp, "report")
+    return [f"report/{p.name}" for p in written]
 
 
 def _cluster_sizes(selection, path: Path) -> Path:
@@ -57,9 +59,8 @@ def _drop_reasons(selection, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def _duplicate_pairs(out_root: Path, pairs: list[tuple[str, str]], path: Path) -> Path:
+def _duplicate_pairs(candidates: pads.Dataset, pairs: list[tuple[str, str]], path: Path) -> Path:
     wanted = {s for pair in pairs for s in pair}
-    candidates = pads.dataset(out_root / "candidates", schema=CANDIDATES, format="parquet")
     rows = {r["segment_id"]: r for r in candidates.to_table(filter=pads.field("segment_id").isin(list(wanted))).to_pylist()}
     fig, axes = plt.subplots(len(pairs), 2, figsize=(6, 1.9 * len(pairs)), squeeze=False)
     for (dup, kept), (left, right) in zip(pairs, axes):

@@ -1,7 +1,8 @@
 """Pass-3 stage: captions for materialized segments on a captioner actor pool.
 
-The captioner reads the frames written for the trainer (or the clip, when only clips are
-written), so it describes exactly what the trainer will see. A batch that runs out of GPU
+The captioner gets the bytes written for the trainer (the JPEG frames, or the mp4 when only
+clips are written) in the block from the materialize task, so it describes exactly what the
+trainer will see and reads nothing back from storage, whichever node wrote it. A batch that runs out of GPU
 memory is split in halves and retried; a single request that still does not fit, or that
 the backend failed, becomes that segment's error row.
 """
@@ -10,18 +11,16 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 
-import av
 import numpy as np
 import pyarrow as pa
-from PIL import Image
 
 from cluster import metrics
 from cluster.caption.backends import CaptionRequest, Generation, open_captioner
 from cluster.caption.quality import caption_scores, parse_qa
 from cluster.caption.settings import CaptionConfig
 from cluster.stages.errors import error_fields
+from cluster.video.media import decode_clip, decode_jpegs
 from schemas.tables import PASS3_WORK, table_from_rows
 
 log = logging.getLogger(__name__)
@@ -34,9 +33,8 @@ class CaptionFailed(RuntimeError):
 class CaptionSegments:
     """Actor class for `map_batches(..., batch_format="pyarrow", compute=ActorPoolStrategy)`."""
 
-    def __init__(self, cfg: CaptionConfig, dataset_root: str, device: str):
+    def __init__(self, cfg: CaptionConfig, device: str):
         self.cfg = cfg
-        self.root = Path(dataset_root)
         self.captioner = open_captioner(cfg, device)
         self.status = "random_weights" if cfg.backend == "tiny-random" else "captioned"
         self.settings_json = json.dumps(caption_settings(cfg, self.captioner.model_name), sort_keys=True)
@@ -61,11 +59,9 @@ class CaptionSegments:
             row.update(error_fields("caption", row["input"], exc))
             return False
 
-    def read_frames(self, row: dict) -> list[np.ndarray]:
-        if row["videos"]:
-            return [np.asarray(Image.open(self.root / p).convert("RGB")) for p in row["videos"][0]]
-        with av.open(str(self.root / row["video_clips"][0])) as clip:
-            return [f.to_ndarray(format="rgb24") for f in clip.decode(video=0)]
+    @staticmethod
+    def read_frames(row: dict) -> list[np.ndarray]:
+        return decode_jpegs(row["media_bytes"]) if row["videos"] else decode_clip(row["media_bytes"][0])
 
     def _caption(self, rows: list[dict]) -> None:
         prompts = self._prompts()

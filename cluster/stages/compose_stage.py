@@ -47,7 +47,8 @@ class ComposeSamples:
         out = []
         for row in batch.to_pylist():
             samples = self.compose(row)
-            out.extend({**sample, "segment_rows": len(samples)} for sample in samples)
+            # the media bytes stop here: the driver needs only the samples
+            out.extend({**sample, "segment_rows": len(samples), "media_bytes": None} for sample in samples)
         return table_from_rows(out, PASS3_WORK)
 
     def compose(self, row: dict) -> list[dict]:

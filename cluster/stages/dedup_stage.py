@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 
 from cluster.selection.clustering import assign
 from cluster.selection.dedup import duplicate_groups, keepers
+from cluster.store import Store
 
 BUCKETS = 64
 
@@ -34,11 +35,12 @@ def assign_batch(batch: pa.Table, centroids: np.ndarray) -> pa.Table:
     )
 
 
-def dedup_bucket(batch: pa.Table, eps: float, keep: str) -> pa.Table:
-    """Rows of `batch` name bucket folders; every cluster in them is deduplicated."""
+def dedup_bucket(batch: pa.Table, store: Store, eps: float, keep: str) -> pa.Table:
+    """Rows of `batch` list one bucket's files each; every cluster in them is deduplicated."""
     out = []
-    for path in batch.column("path").to_pylist():
-        table = pq.read_table(path).sort_by([("cluster_id", "ascending"), ("segment_id", "ascending")])
+    for files in batch.column("files").to_pylist():
+        table = pq.read_table([store.path(f) for f in files], filesystem=store.arrow)
+        table = table.sort_by([("cluster_id", "ascending"), ("segment_id", "ascending")])
         clusters = table.column("cluster_id").to_numpy()
         bounds = np.flatnonzero(np.diff(clusters)) + 1
         for start, end in zip([0, *bounds], [*bounds, len(clusters)]):

@@ -8,9 +8,9 @@ conversation is composed after captioning (compose_stage).
 from __future__ import annotations
 
 import json
+import posixpath
 from collections import OrderedDict
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -19,12 +19,13 @@ from cluster import ids, metrics
 from cluster.samples import manifest_caption
 from cluster.storage import check_unchanged, local_copy
 from cluster.stages.errors import error_fields
+from cluster.store import Store
 from cluster.tokens.budget import OverBudget, fit_video
 from cluster.tokens.profiles import TokenProfile
 from cluster.tokens.sampling import VideoPlan, plan_image
 from cluster.video.decode import read_frames_at
 from cluster.video.guard import GuardSettings, guarded
-from cluster.video.media import write_clip, write_jpegs
+from cluster.video.media import encode_clip, encode_jpeg
 from cluster.video.probe import probe_video
 from schemas.tables import PASS3_WORK, PIPELINE_VERSION, table_from_rows
 
@@ -34,7 +35,8 @@ CARRIED = ("aesthetic", "clip_similarity", "redundancy", "cluster_id", "duplicat
 
 @dataclass(frozen=True)
 class SampleSettings:
-    dataset_root: str
+    store: Store
+    carry_media: bool  # hand the written bytes to the captioner in the block (it reads no file back)
     profile: TokenProfile
     max_total_tokens: int | None
     media: str  # frames | clip | both
@@ -97,9 +99,8 @@ class MaterializeSegment:
 
     def _write(self, row: dict, path: str, timestamps: np.ndarray, plan: VideoPlan, profile: TokenProfile) -> dict:
         s, probe = self.settings, row["probe"]
-        root = Path(s.dataset_root)
         sample = ids.sample_id(row["segment_id"], "video", profile.name)
-        rel = Path("media") / sample[1:3] / sample
+        rel = posixpath.join("media", sample[1:3], sample)
         absolute = [row["start_frame"] + i for i in plan.indices]
         with metrics.timed("vidcurate_decode_seconds", stage="materialize"):
             frames = guarded(
@@ -108,19 +109,27 @@ class MaterializeSegment:
             )
         metrics.count("vidcurate_frames_decoded", len(frames), stage="materialize")
         out: dict = {"sample_id": sample, "frames": [], "clip": None, "image": None}
+        payloads: list[bytes] = []
         if s.media in ("frames", "both"):
-            out["frames"] = [str(p.relative_to(root)) for p in write_jpegs(frames, root / rel, s.jpeg_quality)]
+            payloads = [encode_jpeg(frame, s.jpeg_quality) for frame in frames]
+            out["frames"] = [self._put(posixpath.join(rel, f"frame_{i:05d}.jpg"), p) for i, p in enumerate(payloads)]
         if s.media in ("clip", "both"):
-            clip = write_clip(frames, root / rel.with_suffix(".mp4"), plan.sampled_fps)
-            out["clip"] = str(clip.relative_to(root))
+            clip = encode_clip(frames, plan.sampled_fps)
+            out["clip"] = self._put(f"{rel}.mp4", clip)
+            payloads = payloads or [clip]
+        out["media_bytes"] = payloads if s.carry_media else None
         if s.write_still:
             image_plan = self._image_plan(row)
             when = [_best_keyframe(row, timestamps[absolute])]
             (still,) = guarded(
                 s.guard, row["uri"], 0.0, read_frames_at, path, when, probe["start_time"], probe["rotation"], image_plan.stored_size
             )
-            out["image"] = str(write_jpegs([still], root / rel / "image", s.jpeg_quality)[0].relative_to(root))
+            out["image"] = self._put(posixpath.join(rel, "image", "frame_00000.jpg"), encode_jpeg(still, s.jpeg_quality))
         return out
+
+    def _put(self, rel: str, payload: bytes) -> str:
+        self.settings.store.write_bytes(rel, payload)
+        return rel
 
     def _sample(self, row: dict, plan: VideoPlan, profile: TokenProfile, note: str | None, media: dict) -> dict:
         items = [_media_item("video", "<video>", plan.count, plan.indices, plan.stored_size, plan.resized_size, plan.sampled_fps)]
@@ -134,6 +143,7 @@ class MaterializeSegment:
             "videos": [media["frames"]] if media["frames"] else [],
             "video_clips": [media["clip"]] if media["clip"] else [],
             "images": [media["image"]] if media["image"] else [],
+            "media_bytes": media["media_bytes"],
             "media": items,
             "token_profile": profile.name,
             "token_profile_params": json.dumps(profile.resolved(), sort_keys=True),

@@ -1,31 +1,27 @@
-"""Write the media a trainer loads: JPEG frames and mp4 clips (PyAV, libx264)."""
+"""Encode the media a trainer loads: JPEG frames and mp4 clips (PyAV, libx264), as bytes
+the output store writes."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable
 from fractions import Fraction
-from pathlib import Path
 
 import av
 import numpy as np
 from PIL import Image
 
 
-def write_jpegs(frames: Iterable[np.ndarray], directory: Path, quality: int) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i, frame in enumerate(frames):
-        path = directory / f"frame_{i:05d}.jpg"
-        Image.fromarray(frame).save(path, quality=quality)
-        paths.append(path)
-    return paths
+def encode_jpeg(frame: np.ndarray, quality: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(frame).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
 
 
-def write_clip(frames: Iterable[np.ndarray], path: Path, fps: float, crf: int = 20) -> Path:
-    """Encode frames (all of one size) as H.264 at a constant `fps`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".partial.mp4")
-    with av.open(str(tmp), "w") as container:
+def encode_clip(frames: Iterable[np.ndarray], fps: float, crf: int = 20) -> bytes:
+    """Encode frames (all of one size) as an H.264 mp4 at a constant `fps`."""
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as container:
         stream = None
         for frame in frames:
             if stream is None:
@@ -39,5 +35,13 @@ def write_clip(frames: Iterable[np.ndarray], path: Path, fps: float, crf: int = 
                 container.mux(packet)
         for packet in stream.encode() if stream else []:
             container.mux(packet)
-    tmp.replace(path)
-    return path
+    return buffer.getvalue()
+
+
+def decode_jpegs(payloads: Iterable[bytes]) -> list[np.ndarray]:
+    return [np.asarray(Image.open(io.BytesIO(p)).convert("RGB")) for p in payloads]
+
+
+def decode_clip(payload: bytes) -> list[np.ndarray]:
+    with av.open(io.BytesIO(payload)) as clip:
+        return [f.to_ndarray(format="rgb24") for f in clip.decode(video=0)]

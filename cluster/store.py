@@ -1,0 +1,224 @@
+"""The output root: one storage layer for every table, media file, marker, summary and report.
+
+`output.root` is a local folder, a mount every node shares, or an object-store URI
+(`s3://bucket/prefix`, `gs://...`, any fsspec filesystem). Every write names a path relative
+to the root and is atomic for readers: on a local or mounted folder a temporary name is
+renamed into place; on an object store a PUT is already all-or-nothing (and a rename does
+not exist), so the object is written under its final name once. Credentials and endpoints
+come from the environment (`AWS_*`, `AWS_ENDPOINT_URL`, `GOOGLE_APPLICATION_CREDENTIALS`)
+and from `output.storage_options`, passed to the fsspec filesystem as they are.
+
+A Store pickles as its root and options, so Ray workers on any node reach the same root.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from functools import cached_property
+from typing import IO, Any
+
+import fsspec
+import pyarrow.dataset as pads
+import pyarrow.fs as pafs
+
+from cluster.storage import is_remote, local_path
+
+
+SPOOL = 32 << 20
+
+
+def _store_failures() -> tuple[type[BaseException], ...]:
+    """What a store that cannot be reached or used raises: OSError subclasses from fsspec,
+    and botocore's own errors (a refused connection, bad credentials) from s3fs."""
+    try:
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError:
+        return (OSError, ValueError)
+    return (OSError, ValueError, BotoCoreError, ClientError)
+
+
+STORE_FAILURES = _store_failures()
+
+
+class StoreError(ValueError):
+    """The output root cannot be used; the message names the root and the key to fix."""
+
+
+class Store:
+    def __init__(self, root: str, options: dict[str, Any] | None = None):
+        if not root:
+            raise StoreError("output.root is empty: set it to a folder, a shared mount, or an object-store URI (s3://bucket/prefix)")
+        self.remote = is_remote(root)
+        self.root = root.rstrip("/") if self.remote else os.path.abspath(local_path(root))
+        self.options = dict(options or {})
+
+    def __getstate__(self) -> dict:
+        return {"remote": self.remote, "root": self.root, "options": self.options}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+
+    def __repr__(self) -> str:
+        return f"Store({self.root!r})"
+
+    @cached_property
+    def _resolved(self) -> tuple[fsspec.AbstractFileSystem, str]:
+        # other processes write and delete under the root all the time: a cached listing
+        # would hide their files, so every listing asks the store
+        return fsspec.core.url_to_fs(self.root, **{"use_listings_cache": False, **self.options})
+
+    @property
+    def fs(self) -> fsspec.AbstractFileSystem:
+        return self._resolved[0]
+
+    @property
+    def base(self) -> str:
+        """The root as a path of `fs` (no scheme)."""
+        return self._resolved[1].rstrip("/")
+
+    @cached_property
+    def arrow(self) -> pafs.FileSystem:
+        """The same filesystem for pyarrow and Ray Data readers and writers."""
+        return pafs.LocalFileSystem() if not self.remote else pafs.PyFileSystem(pafs.FSSpecHandler(self.fs))
+
+    def path(self, rel: str = "") -> str:
+        """`rel` as a path of `fs` and `arrow`."""
+        return posixpath.join(self.base, rel) if rel else self.base
+
+    def uri(self, rel: str = "") -> str:
+        """`rel` as users and trainers name it: an absolute local path, or the store's URI."""
+        return posixpath.join(self.root, rel) if rel else self.root
+
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        with self.open_write(rel) as f:
+            f.write(data)
+
+    def write_text(self, rel: str, text: str) -> None:
+        self.write_bytes(rel, text.encode())
+
+    def write_json(self, rel: str, payload: Any) -> None:
+        self.write_text(rel, json.dumps(payload, indent=2, sort_keys=True))
+
+    @contextmanager
+    def open_write(self, rel: str) -> Iterator[IO[bytes]]:
+        """A binary file that readers see whole under `rel` once the block ends, and never
+        in part; nothing is left under `rel` if the block raises."""
+        if self.remote:
+            # spooled locally (in memory up to SPOOL bytes) and uploaded once complete: an
+            # object store publishes an object only when its upload completes
+            with tempfile.SpooledTemporaryFile(SPOOL, prefix="vidcurate-") as spool:
+                yield spool
+                spool.seek(0)
+                with self.fs.open(self.path(rel), "wb") as f:
+                    shutil.copyfileobj(spool, f, SPOOL)
+            return
+        final = self.path(rel)
+        os.makedirs(os.path.dirname(final), exist_ok=True)
+        tmp = f"{final}.tmp-{uuid.uuid4().hex[:8]}"
+        try:
+            with open(tmp, "wb") as f:
+                yield f
+            os.replace(tmp, final)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    def read_bytes(self, rel: str) -> bytes:
+        return self.fs.cat_file(self.path(rel))
+
+    def read_text(self, rel: str) -> str:
+        return self.read_bytes(rel).decode()
+
+    def read_json(self, rel: str) -> Any:
+        return json.loads(self.read_bytes(rel))
+
+    def exists(self, rel: str) -> bool:
+        return self.fs.exists(self.path(rel))
+
+    def files(self, folder: str, suffix: str = "") -> list[str]:
+        """Every file under `folder` (recursively), relative to the root, sorted."""
+        top = self.path(folder)
+        if not self.fs.isdir(top):
+            return []
+        prefix = self.base + "/"
+        names = (p[len(prefix):] if p.startswith(prefix) else p for p in self.fs.find(top))
+        return sorted(n for n in names if n.endswith(suffix))
+
+    def delete(self, rels: Iterable[str]) -> None:
+        paths = [self.path(rel) for rel in rels]
+        if paths:
+            self.fs.rm(paths)
+
+    def delete_tree(self, folder: str) -> None:
+        if self.fs.exists(self.path(folder)):
+            self.fs.rm(self.path(folder), recursive=True)
+
+    def dataset(self, rels: list[str], schema) -> pads.Dataset:
+        """A pyarrow dataset of exactly these Parquet files."""
+        return pads.dataset([self.path(r) for r in rels], schema=schema, format="parquet", filesystem=self.arrow)
+
+    def upload(self, local_folder: str, folder: str) -> None:
+        """Copy a local folder's files under `folder`, each written atomically."""
+        for top, _, names in os.walk(local_folder):
+            for name in names:
+                source = os.path.join(top, name)
+                rel = posixpath.join(folder, os.path.relpath(source, local_folder).replace(os.sep, "/"))
+                with open(source, "rb") as f:
+                    self.write_bytes(rel, f.read())
+
+    def download(self, rels: list[str], local_folder: str) -> int:
+        """Copy files down to the same relative paths under a local folder, with a progress
+        bar. Resumable: a file already there at the store's size is skipped, and each copy
+        lands under a temporary name first. Returns how many files were copied."""
+        from tqdm import tqdm
+
+        sizes = self._sizes(rels)
+        todo = [r for r in rels if not _has_size(os.path.join(local_folder, r), sizes[r])]
+        with tqdm(total=sum(sizes[r] for r in todo), unit="B", unit_scale=True, desc=f"media from {self.root}") as bar:
+            for rel in todo:
+                target = os.path.join(local_folder, rel)
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                partial = f"{target}.part"
+                self.fs.get_file(self.path(rel), partial)
+                os.replace(partial, target)
+                bar.update(sizes[rel])
+        return len(todo)
+
+    def _sizes(self, rels: list[str]) -> dict[str, int]:
+        """Sizes from one listing of the folders the files are in, not a request per file."""
+        prefix = self.base + "/"
+        listed: dict[str, int] = {}
+        for top in sorted({r.split("/")[0] for r in rels}):
+            for path, info in self.fs.find(self.path(top), detail=True).items():
+                listed[path[len(prefix):] if path.startswith(prefix) else path] = info["size"]
+        return {r: listed[r] for r in rels}
+
+    def check_writable(self) -> None:
+        """Write, read back and delete a small object; a store that cannot be used stops the
+        run here, before any work, naming the root and the keys that reach it."""
+        probe = f"_progress/.probe-{uuid.uuid4().hex[:8]}"
+        try:
+            self.write_text(probe, "vidcurate")
+            if self.read_text(probe) != "vidcurate":
+                raise OSError("read back different bytes")
+            self.delete([probe])
+        except STORE_FAILURES as exc:
+            hint = (
+                "check the bucket in output.root and the endpoint and credentials (output.storage_options, "
+                "e.g. endpoint_url, or AWS_ENDPOINT_URL / AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)"
+                if self.remote
+                else "check that output.root is a folder this user can write"
+            )
+            raise StoreError(f"output.root {self.root} cannot be written ({type(exc).__name__}: {exc}); {hint}") from exc
+
+
+def _has_size(path: str, size: int) -> bool:
+    return os.path.isfile(path) and os.path.getsize(path) == size
