@@ -30,6 +30,8 @@ def test_the_aws_launcher_config_passes_rays_validation():
         validate_config(broken)
     assert config["available_node_types"]["gpu-caption"]["min_workers"] == 0
     assert all("--metrics-export-port" in c for c in config["worker_start_ray_commands"][1:])
+    # every node writes the output bucket with the same instance profile
+    assert all(t["node_config"]["IamInstanceProfile"]["Name"] == "vidcurate-output" for t in config["available_node_types"].values())
 
 
 @pytest.mark.parametrize("name", ["raycluster.yaml", "rayjob.yaml"])
@@ -47,14 +49,17 @@ def test_kuberay_manifests_have_cpu_and_gpu_groups_that_scale_from_zero(name):
         assert shm["emptyDir"]["medium"] == "Memory" and shm["emptyDir"]["sizeLimit"]
         assert {"name": "dshm", "mountPath": "/dev/shm"} in container["volumeMounts"]
         assert group["rayStartParams"]["metrics-export-port"] == "8080"
+        # every pod reaches the object store the output goes to
+        assert {"secretRef": {"name": "vidcurate-object-store"}} in container["envFrom"]
     for group in groups.values():
         assert group["minReplicas"] == 0 and group["maxReplicas"] > 0
     gpu = groups["gpu-caption"]["template"]["spec"]["containers"][0]
     assert gpu["resources"]["limits"]["nvidia.com/gpu"] == "1" and gpu["image"].endswith(":gpu")
     if manifest["kind"] == "RayJob":
         assert _module_exists(manifest["spec"]["entrypoint"])
-        config = manifest["spec"]["entrypoint"].split("--config ")[1].replace("/home/ray/vidcurate/", "")
+        config = manifest["spec"]["entrypoint"].split("--config ")[1].split()[0].replace("/home/ray/vidcurate/", "")
         assert (REPO / config).is_file()
+        assert "--set output.root=s3://" in manifest["spec"]["entrypoint"]
 
 
 def test_images_build_on_the_pinned_ray_images_with_pinned_dependencies():
