@@ -145,17 +145,28 @@ class Store:
 
     def files(self, folder: str, suffix: str = "") -> list[str]:
         """Every file under `folder` (recursively), relative to the root, sorted."""
-        top = self.path(folder)
-        if not self.fs.isdir(top):
+        try:
+            found = self.fs.find(self.path(folder))
+        except FileNotFoundError:
             return []
-        prefix = self.base + "/"
-        names = (p[len(prefix):] if p.startswith(prefix) else p for p in self.fs.find(top))
-        return sorted(n for n in names if n.endswith(suffix))
+        return sorted(rel for rel in map(self._rel, found) if rel.startswith(folder.rstrip("/") + "/") and rel.endswith(suffix))
+
+    def _rel(self, path: str) -> str:
+        return path[len(self.base) + 1:] if path.startswith(self.base + "/") else path
 
     def delete(self, rels: Iterable[str]) -> None:
         paths = [self.path(rel) for rel in rels]
         if paths:
             self.fs.rm(paths)
+        if not self.remote:  # an object store has no folders to leave behind empty
+            for folder in sorted({os.path.dirname(p) for p in paths}, key=len, reverse=True):
+                self._prune(folder)
+
+    def _prune(self, folder: str) -> None:
+        """Remove `folder` and its parents while they are empty, up to (not including) the root."""
+        while folder.startswith(self.base + "/") and os.path.isdir(folder) and not os.listdir(folder):
+            os.rmdir(folder)
+            folder = os.path.dirname(folder)
 
     def delete_tree(self, folder: str) -> None:
         if self.fs.exists(self.path(folder)):
@@ -194,11 +205,9 @@ class Store:
 
     def _sizes(self, rels: list[str]) -> dict[str, int]:
         """Sizes from one listing of the folders the files are in, not a request per file."""
-        prefix = self.base + "/"
         listed: dict[str, int] = {}
         for top in sorted({r.split("/")[0] for r in rels}):
-            for path, info in self.fs.find(self.path(top), detail=True).items():
-                listed[path[len(prefix):] if path.startswith(prefix) else path] = info["size"]
+            listed.update({self._rel(path): info["size"] for path, info in self.fs.find(self.path(top), detail=True).items()})
         return {r: listed[r] for r in rels}
 
     def check_writable(self) -> None:

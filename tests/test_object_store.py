@@ -27,8 +27,11 @@ def test_writes_are_read_back_listed_and_deleted(store):
     assert store.files("missing") == []
     store.delete(["a/b.json"])
     assert not store.exists("a/b.json") and store.files("a") == ["a/c/d.bin"]
-    store.delete_tree("a")
-    assert store.files("a") == []
+    store.delete(["a/c/d.bin"])
+    assert not store.exists("a"), "no empty folders are left behind"
+    store.write_bytes("t/u/v.bin", b"")
+    store.delete_tree("t")
+    assert store.files("t") == [] and not store.exists("t")
 
 
 def test_a_write_that_fails_leaves_nothing_behind(store):
