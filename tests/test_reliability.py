@@ -291,11 +291,11 @@ def resume_inputs(tmp_path_factory):
     return root, manifest
 
 
-def _resume_config(root: Path, manifest: Path, out: str, storage_options: dict | None = None) -> dict:
+def _resume_config(manifest: Path, out: str, storage_options: dict | None = None) -> dict:
     # one video per chunk, small scoring batches: chunks commit one by one
     return {
         "input": {"manifest": str(manifest), "chunk_size": 1},
-        "output": {"root": out if "://" in out else str(root / out), "rows_per_shard": 3,
+        "output": {"root": out, "rows_per_shard": 3,
                    "storage_options": storage_options or {}},
         "split": {"min_seconds": 1.0, "max_seconds": 10.0},
         **OFFLINE,
@@ -306,7 +306,7 @@ def _resume_config(root: Path, manifest: Path, out: str, storage_options: dict |
 @pytest.fixture(scope="module")
 def reference(ray_head, resume_inputs):
     root, manifest = resume_inputs
-    summary = run(parse_config(_resume_config(root, manifest, "reference")))
+    summary = run(parse_config(_resume_config(manifest, str(root / "reference"))))
     return root / "reference", summary
 
 
@@ -333,14 +333,8 @@ def _same(a, b) -> bool:
 def test_a_killed_driver_resumes_to_exactly_the_uninterrupted_output(where, request, tmp_path, ray_head, resume_inputs,
                                                                      reference):
     root, manifest = resume_inputs
-    if where == "s3":
-        s3 = request.getfixturevalue("s3")
-        store = Store(f"{s3['bucket']('resume')}/resumed", s3["options"])
-        config = _resume_config(root, manifest, store.root, s3["options"])
-    else:
-        store = Store(str(root / "resumed"))
-        config = _resume_config(root, manifest, "resumed")
-    (tmp_path / "resumed.json").write_text(json.dumps(config))
+    store, options = _store_for(where, request, root, "resumed")
+    (tmp_path / "resumed.json").write_text(json.dumps(_resume_config(manifest, store.root, options)))
     workdir = tmp_path / "cwd"  # the job writes nothing where it is started
     workdir.mkdir()
     temporaries = set(Path("/tmp").glob("vidcurate-*"))
@@ -390,7 +384,7 @@ def test_losing_the_object_store_mid_run_keeps_committed_chunks_and_a_rerun_redo
     options = {"endpoint_url": f"http://127.0.0.1:{port}", "key": "testing", "secret": "testing"}
     store = Store("s3://lost/run", options)
     store.fs.mkdir("lost")
-    (tmp_path / "lost.json").write_text(json.dumps(_resume_config(root, manifest, store.root, options)))
+    (tmp_path / "lost.json").write_text(json.dumps(_resume_config(manifest, store.root, options)))
     env = {**ray_head["env"], "RAY_ADDRESS": ray_head["address"]}
     command = [sys.executable, "-m", "jobs.curate", "--config", str(tmp_path / "lost.json")]
     driver = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -423,8 +417,19 @@ def test_losing_the_object_store_mid_run_keeps_committed_chunks_and_a_rerun_redo
         server.stop()
 
 
-def test_a_worker_killed_mid_task_is_retried_without_losing_or_duplicating_rows(ray_head, resume_inputs, reference):
+def _store_for(where: str, request, root: Path, name: str) -> tuple[Store, dict]:
+    """An output root for a resume test: a folder, or a prefix on the test S3 server."""
+    if where == "local":
+        return Store(str(root / name)), {}
+    s3 = request.getfixturevalue("s3")
+    return Store(f"{s3['bucket']('resume')}/{name}", s3["options"]), s3["options"]
+
+
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_a_worker_killed_mid_task_is_retried_without_losing_or_duplicating_rows(where, request, ray_head, resume_inputs,
+                                                                                reference):
     root, manifest = resume_inputs
+    store, options = _store_for(where, request, root, "worker_killed")
     killed: list[str] = []
 
     def kill_one_decoding_worker() -> None:
@@ -441,8 +446,8 @@ def test_a_worker_killed_mid_task_is_retried_without_losing_or_duplicating_rows(
 
     killer = threading.Thread(target=kill_one_decoding_worker)
     killer.start()
-    summary = run(parse_config(_resume_config(root, manifest, "worker_killed")))
+    summary = run(parse_config(_resume_config(manifest, store.root, options)))
     killer.join()
     assert killed, "no decoding worker was seen to kill"
     assert summary["balanced"] and summary["segments"] == reference[1]["segments"]
-    assert _same(_rows(root / "worker_killed"), _rows(reference[0]))
+    assert _same(_rows(store), _rows(reference[0]))
