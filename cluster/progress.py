@@ -114,4 +114,5 @@ def step_files(store: Store, step: str) -> list[str]:
 def record_step(store: Store, step: str, digest: str, folder: str, files: list[str]) -> None:
     """Commit a step: its marker lists `files`; then the folder's other files are deleted."""
     store.write_json(_step_marker(step), {"digest": digest, "files": sorted(files)})
-    store.delete([f for f in store.files(folder) if f not in set(files)])
+    listed = set(files)
+    store.delete([f for f in store.files(folder) if f not in listed])

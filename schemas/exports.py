@@ -7,7 +7,6 @@ the command that recounts them (`--set tokens.consumer=...` redoes pass 3 only).
 
 from __future__ import annotations
 
-import io
 import json
 import posixpath
 from collections.abc import Iterable, Iterator
@@ -60,15 +59,12 @@ def export(store: Store, fmt: str, out: Path | None) -> str:
     return target.uri(name)
 
 
-def _join(root: str, rel: str) -> str:
-    return posixpath.join(root, rel)
-
-
 def sharegpt(sample: dict, root: str) -> dict:
     """LLaMA-Factory and ms-swift: messages with <video>/<image>, media as absolute paths
     (a video is its frame files, or its mp4 when only clips were written)."""
-    videos = [[_join(root, f) for f in frames] for frames in sample["videos"]] or [_join(root, c) for c in sample["video_clips"]]
-    entry = {"messages": sample["messages"], "videos": videos, "images": [_join(root, i) for i in sample["images"]]}
+    frames = [[posixpath.join(root, f) for f in video] for video in sample["videos"]]
+    videos = frames or [posixpath.join(root, c) for c in sample["video_clips"]]
+    entry = {"messages": sample["messages"], "videos": videos, "images": [posixpath.join(root, i) for i in sample["images"]]}
     return {k: v for k, v in entry.items() if v or k == "messages"}
 
 
@@ -84,9 +80,9 @@ def qwen_vl_finetune(sample: dict, root: str) -> dict:
         "num_tokens": sample["total_tokens"],
     }
     if sample["video_clips"]:
-        entry["video"] = _join(root, sample["video_clips"][0])
+        entry["video"] = posixpath.join(root, sample["video_clips"][0])
     if sample["images"]:
-        images = [_join(root, i) for i in sample["images"]]
+        images = [posixpath.join(root, i) for i in sample["images"]]
         entry["image"] = images[0] if len(images) == 1 else images
     return entry
 
@@ -104,15 +100,15 @@ def _column(store: Store, shards: list[str], name: str) -> Iterator:
 
 
 def _write_jsonl(target: Store, name: str, rows: Iterable[dict]) -> None:
-    with target.open_write(name) as raw, io.TextIOWrapper(raw, encoding="utf-8") as f:
+    with target.open_write(name) as f:
         for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            f.write((json.dumps(row, ensure_ascii=False) + "\n").encode())
 
 
 def _write_json_array(target: Store, name: str, rows: Iterable[dict]) -> None:
     """A JSON array written element by element."""
-    with target.open_write(name) as raw, io.TextIOWrapper(raw, encoding="utf-8") as f:
-        f.write("[")
+    with target.open_write(name) as f:
+        f.write(b"[")
         for i, row in enumerate(rows):
-            f.write(("," if i else "") + "\n" + json.dumps(row, ensure_ascii=False))
-        f.write("\n]\n")
+            f.write((("," if i else "") + "\n" + json.dumps(row, ensure_ascii=False)).encode())
+        f.write(b"\n]\n")

@@ -152,6 +152,11 @@ def test_report_and_export_read_a_remote_root_and_export_brings_the_media_down(s
     assert again.returncode == 0, again.stderr[-2000:]
     assert victim.is_file()
     assert all(p.stat().st_mtime_ns == t for p, t in copied.items() if p != victim)
+    beside = subprocess.run([sys.executable, "-m", "jobs.cli", "export", *where, "--format", "ms-swift"], env=env,
+                            capture_output=True, text=True)
+    assert beside.returncode == 0, beside.stderr[-2000:]
+    exported = [json.loads(line) for line in store.read_text("exports/ms-swift/vidcurate.jsonl").splitlines()]
+    assert len(exported) == len(entries) and exported[0]["videos"][0][0].startswith("s3://multinode/run/media/")
 
 
 def test_the_dataset_is_plain_parquet_for_pyarrow_s_own_s3_client(s3_run, s3):
