@@ -60,6 +60,17 @@ class SplitConfig(_Section):
     cut_min_score: float = Field(12.0, gt=0)
     cut_ratio: float = Field(2.5, ge=1)
     min_scene_frames: int = Field(8, ge=1)
+    # a bright spike whose content comes back within this many frames is a flash, not a cut
+    flash_frames: int = Field(4, ge=1, le=12)
+    # "comes back": differs from the frame before the spike by at most this share of the spike
+    flash_return: float = Field(0.5, gt=0, lt=1)
+    # a frame whose luma spread (std, 0-255) is under this is flat: black, white or one colour
+    flat_luma_std: float = Field(4.0, ge=0)
+    # fade ramps: luma spread grows by at least this per frame, for at most max_fade_frames
+    fade_step: float = Field(0.25, gt=0)
+    max_fade_frames: int = Field(60, ge=0)
+    # flat footage at least this long is blank (filtered, reason "blank"), not a fade
+    blank_seconds: float = Field(2.0, gt=0)
 
     @model_validator(mode="after")
     def _ordered(self) -> "SplitConfig":

@@ -38,3 +38,39 @@ def remux_elementary(source: Path, path: Path) -> Path:
                 packet.stream = out
                 dst.mux(packet)
     return path
+
+
+def clip(path: Path, start: float, frames: int, size: tuple[int, int] = (180, 320)) -> list[np.ndarray]:
+    """`frames` RGB frames of a real video from `start` seconds, scaled to `size` (h, w)."""
+    out: list[np.ndarray] = []
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        container.seek(int(start / stream.time_base), stream=stream)
+        for frame in container.decode(stream):
+            if frame.time >= start:
+                out.append(frame.reformat(width=size[1], height=size[0], format="rgb24").to_ndarray())
+            if len(out) == frames:
+                break
+    return out
+
+
+def fade_through(before: list[np.ndarray], after: list[np.ndarray], ramp: int, hold: int, level: int = 0) -> list[np.ndarray]:
+    """`before` fading over its last `ramp` frames to a flat `level` (0 black, 255 white),
+    `hold` flat frames, then `after` fading in over its first `ramp` frames."""
+    flat = np.full_like(before[0], level)
+
+    def mix(frame: np.ndarray, weight: float) -> np.ndarray:
+        return np.uint8(np.round(frame * weight + flat.astype(float) * (1 - weight)))
+
+    out_ramp = [mix(f, 1 - (i + 1) / ramp) for i, f in enumerate(before[-ramp:])]
+    in_ramp = [mix(f, (i + 1) / ramp) for i, f in enumerate(after[:ramp])]
+    return before[:-ramp] + out_ramp + [flat] * hold + in_ramp + after[ramp:]
+
+
+def flash(frames: list[np.ndarray], at: int, length: int, strength: float = 0.9) -> list[np.ndarray]:
+    """A white flash (camera flash, lightning) starting at frame `at`, decaying over `length` frames."""
+    out = list(frames)
+    for k in range(length):
+        gain = strength * (1 - k / length)
+        out[at + k] = np.uint8(np.round(out[at + k] + gain * (255 - out[at + k].astype(float))))
+    return out

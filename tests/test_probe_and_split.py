@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from media_files import remux_elementary, write_with_pts
-from cluster.video.cuts import detect_cuts, frame_scores
+from cluster.video.cuts import Boundary, CutParams, detect_boundaries, frame_stats
 from cluster.video import scan
 from cluster.video.decode import SeekMissed, iter_analysis_frames, keyframe_splits, read_frames_at
 from cluster.video.probe import ProbeError, probe_video
-from cluster.video.scan import MIN_STRETCH_SECONDS, scene_scores
+from cluster.video.scan import MIN_STRETCH_SECONDS, scene_stats
 from cluster.video.split import split_timeline
 from cluster.video.synth import scene_frames, write_scene_video, write_video
 
@@ -74,20 +74,34 @@ def test_unreadable_files_raise_a_probe_error_naming_the_file(tmp_path, content)
         probe_video(str(path))
 
 
+LAGS = CutParams().lags
+
+
+def _cuts(stats) -> list[int]:
+    boundaries = detect_boundaries(stats)
+    assert {b.kind for b in boundaries} <= {"cut"}
+    return [b.start for b in boundaries]
+
+
+def _assert_same_stats(parallel, sequential) -> None:
+    for name in ("back", "luma_mean", "luma_std"):
+        np.testing.assert_array_equal(getattr(parallel, name), getattr(sequential, name))
+
+
 def test_cuts_are_found_at_the_planted_frames(tmp_path):
     path, planted = write_scene_video(tmp_path / "cuts.mp4", [3, 1.5, 6, 0.8, 4], seed=3)
-    assert detect_cuts(frame_scores(iter_analysis_frames(str(path)))) == planted
+    assert _cuts(frame_stats(iter_analysis_frames(str(path)))) == planted
 
 
 def test_a_continuous_shot_has_no_cut(shared_videos):
-    assert detect_cuts(frame_scores(iter_analysis_frames(str(shared_videos / "chaplin.mp4")))) == []
+    assert detect_boundaries(frame_stats(iter_analysis_frames(str(shared_videos / "chaplin.mp4")))) == []
 
 
 def _assert_parallel_pass_is_sequential(path, workers: int = 4) -> None:
     assert keyframe_splits(str(path), workers, MIN_STRETCH_SECONDS), "the file was not split; the test checks nothing"
     sequential_times, parallel_times = [], []
-    sequential = frame_scores(iter_analysis_frames(str(path), sequential_times))
-    np.testing.assert_array_equal(scene_scores(str(path), parallel_times, workers=workers), sequential)
+    sequential = frame_stats(iter_analysis_frames(str(path), sequential_times))
+    _assert_same_stats(scene_stats(str(path), LAGS, parallel_times, workers=workers), sequential)
     assert parallel_times == sequential_times
 
 
@@ -97,7 +111,7 @@ def test_the_thumbnail_pass_split_across_decoders_gives_the_sequential_scores(tm
     those of one pass over the file."""
     path, planted = write_scene_video(tmp_path / "long.mp4", [9, 4, 12, 3, 10], seed=5)
     _assert_parallel_pass_is_sequential(path)
-    assert detect_cuts(scene_scores(str(path), workers=4)) == planted
+    assert _cuts(scene_stats(str(path), LAGS, workers=4)) == planted
 
 
 def test_the_split_thumbnail_pass_matches_on_real_files(shared_videos):
@@ -114,7 +128,7 @@ def test_a_seek_that_misses_its_keyframe_falls_back_to_one_pass(tmp_path, monkey
     with pytest.raises(SeekMissed, match="long.mp4"):
         list(iter_analysis_frames(str(path), span=(split + 1, None)))
     times = []
-    np.testing.assert_array_equal(scan.scene_scores(str(path), times, workers=2), frame_scores(iter_analysis_frames(str(path))))
+    _assert_same_stats(scan.scene_stats(str(path), LAGS, times, workers=2), frame_stats(iter_analysis_frames(str(path))))
     assert len(times) == _decoded_frames(path)
 
 
@@ -122,14 +136,14 @@ def test_a_stream_that_cannot_seek_is_read_in_one_pass(tmp_path):
     mp4, planted = write_scene_video(tmp_path / "a.mp4", [10, 10], seed=2)
     raw = remux_elementary(mp4, tmp_path / "a.h264")
     assert keyframe_splits(str(raw), 4, MIN_STRETCH_SECONDS) == []
-    assert detect_cuts(scene_scores(str(raw), workers=4)) == planted
+    assert _cuts(scene_stats(str(raw), LAGS, workers=4)) == planted
 
 
 def test_split_chops_long_scenes_and_marks_short_ones():
     timestamps = np.arange(1000) / 25.0  # 40 s
-    segments = split_timeline(timestamps, 40.0, [500, 525], min_seconds=2.0, max_seconds=8.0)
+    segments = split_timeline(timestamps, 40.0, [Boundary(500, 500, "cut"), Boundary(525, 525, "cut")], min_seconds=2.0, max_seconds=8.0)
     kept = [s for s in segments if s.filtered_reason is None]
     assert [s.filtered_reason for s in segments].count("too_short") == 1
     assert all(s.duration_s <= 8.0 + 1e-9 for s in segments)
-    assert sum(s.num_frames for s in segments) == 1000  # nothing lost between pieces
+    assert sum(s.end_frame - s.start_frame for s in segments) == 1000  # nothing lost between pieces
     assert {s.scene_index for s in kept} == {0, 2}

@@ -178,7 +178,17 @@ def _split_settings(s, guard: GuardSettings) -> SplitSettings:
         mode=s.mode,
         min_seconds=s.min_seconds,
         max_seconds=s.max_seconds,
-        cut_params=CutParams(min_score=s.cut_min_score, ratio=s.cut_ratio, min_scene_frames=s.min_scene_frames),
+        blank_seconds=s.blank_seconds,
+        cut_params=CutParams(
+            min_score=s.cut_min_score,
+            ratio=s.cut_ratio,
+            min_scene_frames=s.min_scene_frames,
+            flash_frames=s.flash_frames,
+            flash_return=s.flash_return,
+            flat_luma_std=s.flat_luma_std,
+            fade_step=s.fade_step,
+            max_fade_frames=s.max_fade_frames,
+        ),
     )
 
 

@@ -6,7 +6,7 @@ A video that cannot be read yields exactly one error row, so no input disappears
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -14,10 +14,10 @@ from cluster import ids, metrics
 from cluster.storage import fingerprint, local_copy
 from cluster.stages.errors import error_fields
 from cluster.tokens.geometry import MAX_RATIO
-from cluster.video.cuts import CutParams, detect_cuts
+from cluster.video.cuts import Boundary, CutParams, detect_boundaries
 from cluster.video.guard import GuardSettings, guarded
 from cluster.video.probe import VideoProbe, probe_video
-from cluster.video.scan import scene_scores
+from cluster.video.scan import scene_stats
 from cluster.video.split import Segment, split_timeline
 from schemas.tables import TEXT_FIELDS
 
@@ -27,6 +27,7 @@ class SplitSettings:
     mode: str  # "scenes" or "fixed"
     min_seconds: float
     max_seconds: float
+    blank_seconds: float
     cut_params: CutParams
     guard: GuardSettings
 
@@ -65,23 +66,28 @@ class SegmentVideo:
 
 
 def segments_of(path: str, probe: VideoProbe, s: SplitSettings) -> list[Segment]:
-    """Cut detection (one streaming low-resolution decode) and splitting; runs in the
-    decoder child."""
-    cuts: list[int] = []
+    """Shot-boundary detection (one streaming low-resolution decode) and splitting; runs in
+    the decoder child."""
+    boundaries: list[Boundary] = []
     if s.mode == "scenes":
         times: list[float | None] = []
-        found = detect_cuts(scene_scores(path, times), s.cut_params)
-        cuts = probe_indices(found, times, probe)
-    return split_timeline(probe.timestamps, probe.duration, cuts, s.min_seconds, s.max_seconds)
+        params = replace(s.cut_params, blank_frames=max(1, round(s.blank_seconds * probe.avg_fps)))
+        found = detect_boundaries(scene_stats(path, params.lags, times), params)
+        boundaries = probe_indices(found, times, probe)
+    return split_timeline(probe.timestamps, probe.duration, boundaries, s.min_seconds, s.max_seconds)
 
 
-def probe_indices(cuts: list[int], times: list[float | None], probe: VideoProbe) -> list[int]:
-    """Cut positions in the decoded sequence → indices into the probe's frame timeline.
+def probe_indices(boundaries: list[Boundary], times: list[float | None], probe: VideoProbe) -> list[Boundary]:
+    """Boundary frames in the decoded sequence → indices into the probe's frame timeline.
     They differ when damaged packets were skipped; without timestamps they are the same."""
-    if not cuts or any(t is None for t in times):
-        return cuts
-    relative = np.asarray([times[c] for c in cuts]) - probe.start_time
-    return sorted(set(np.searchsorted(probe.timestamps, relative - 1e-6).tolist()))
+    if not boundaries or any(t is None for t in times):
+        return boundaries
+    decoded = np.asarray([t if t is not None else 0.0 for t in times] + [probe.start_time + probe.duration])
+
+    def index(i: int) -> int:
+        return int(np.searchsorted(probe.timestamps, decoded[min(i, len(times))] - probe.start_time - 1e-6))
+
+    return [Boundary(index(b.start), index(b.end), b.kind) for b in boundaries]
 
 
 def input_fields(entry: dict) -> dict:

@@ -4,8 +4,9 @@ FFmpeg's frame threading scales poorly on this pass: its frames are decoded fast
 threads mostly wait on each other (two threads ran 1.1x faster for 35% more CPU on 640x360
 H.264). So the pass cuts the file at keyframes into one stretch per CPU and decodes each
 on its own single-threaded decoder in a thread of this process (PyAV releases the GIL
-while decoding). Joined with the score across each boundary, the stretches give exactly
-the scores of one sequential pass; only per-frame scores are kept, never frames.
+while decoding). Joined by rescoring each stretch's first frames against the frames before
+it, the stretches give exactly the statistics of one sequential pass; only per-frame
+statistics are kept, never frames.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cluster.video.cuts import difference, frame_scores
+from cluster.video.cuts import FrameStats, StatsStream, concat_stats
 from cluster.video.decode import SeekMissed, decoder_threads, iter_analysis_frames, keyframe_splits
 
 log = logging.getLogger(__name__)
@@ -27,53 +28,55 @@ MIN_STRETCH_SECONDS = 8.0
 
 @dataclass
 class Stretch:
-    scores: np.ndarray
+    stats: FrameStats
     times: list[float | None] = field(default_factory=list)
-    first: np.ndarray | None = None
-    last: np.ndarray | None = None
+    head: np.ndarray | None = None  # its first `lags` thumbnails, rescored at the join
+    tail: np.ndarray | None = None  # its last `lags` thumbnails, history for the next stretch
 
 
-def scene_scores(path: str, times: list[float | None] | None = None, workers: int | None = None) -> np.ndarray:
-    """Per-frame difference scores of every decodable frame (see cuts.frame_scores), each
-    frame's presentation time appended to `times`, decoded by up to `workers` decoders
-    (default: the CPUs this process may use)."""
+def scene_stats(path: str, lags: int, times: list[float | None] | None = None, workers: int | None = None) -> FrameStats:
+    """Per-frame statistics (see cuts.FrameStats) of every decodable frame, each frame's
+    presentation time appended to `times`, decoded by up to `workers` decoders (default:
+    the CPUs this process may use)."""
     splits = keyframe_splits(path, workers or decoder_threads(), MIN_STRETCH_SECONDS)
     bounds = list(zip([None, *splits], [*splits, None]))
     if len(bounds) > 1:
         try:
             with ThreadPoolExecutor(len(bounds), thread_name_prefix="thumbnail-pass") as pool:
-                return _join(list(pool.map(lambda span: _stretch(path, span, threads=1), bounds)), times)
+                return _join(list(pool.map(lambda span: _stretch(path, span, lags, threads=1), bounds)), lags, times)
         except SeekMissed as exc:
             log.warning("%s; reading the file in one pass", exc)
-    return _join([_stretch(path, (None, None), threads=None)], times)
+    return _join([_stretch(path, (None, None), lags, threads=None)], lags, times)
 
 
-def _stretch(path: str, span: tuple[int | None, int | None], threads: int | None) -> Stretch:
-    out = Stretch(np.zeros(0, np.float32))
-
-    def batches():
-        for batch in iter_analysis_frames(path, out.times, span=span, threads=threads):
-            out.first = batch[0] if out.first is None else out.first
-            out.last = batch[-1]
-            yield batch
-
-    out.scores = frame_scores(batches())
+def _stretch(path: str, span: tuple[int | None, int | None], lags: int, threads: int | None) -> Stretch:
+    stream = StatsStream(lags)
+    out = Stretch(stream.finish())
+    for batch in iter_analysis_frames(path, out.times, span=span, threads=threads):
+        if out.head is None:
+            out.head = batch[:lags]
+        stream.push(batch)
+    out.stats, out.tail = stream.finish(), stream.tail
     return out
 
 
-def _join(stretches: list[Stretch], times: list[float | None] | None) -> np.ndarray:
-    """One score array, each stretch's first frame scored against the last frame before it."""
-    parts: list[np.ndarray] = []
-    last: np.ndarray | None = None
+def _join(stretches: list[Stretch], lags: int, times: list[float | None] | None) -> FrameStats:
+    """One FrameStats, each stretch's first frames rescored against the frames before it."""
+    parts: list[FrameStats] = []
+    history: np.ndarray | None = None
     for stretch in stretches:
-        if stretch.first is None:
+        if stretch.head is None or stretch.tail is None:
             continue
-        scores = stretch.scores
-        if last is not None:
-            scores = scores.copy()
-            scores[0] = difference(last, stretch.first)
-        parts.append(scores)
-        last = stretch.last
+        stats = stretch.stats
+        if history is not None:
+            rescored = StatsStream(lags, history)
+            rescored.push(stretch.head)
+            n = len(stretch.head)
+            stats = FrameStats(np.concatenate([rescored.finish().back, stats.back[n:]]), stats.luma_mean, stats.luma_std)
+            history = np.concatenate([history, stretch.tail])[-lags:]
+        else:
+            history = stretch.tail
+        parts.append(stats)
         if times is not None:
             times.extend(stretch.times)
-    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+    return concat_stats(parts, lags)

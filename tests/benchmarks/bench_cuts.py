@@ -17,8 +17,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from cluster.video.cuts import detect_cuts
-from cluster.video.scan import scene_scores
+from cluster.video.cuts import CutParams, detect_boundaries
+from cluster.video.scan import scene_stats
 from cluster.video.synth import write_video
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "videos"
@@ -81,7 +81,7 @@ def f1(found: list[int], truth: list[int]) -> tuple[float, float, float]:
 
 
 def ours(path: Path) -> list[int]:
-    return detect_cuts(scene_scores(str(path)))
+    return [b.start for b in detect_boundaries(scene_stats(str(path), CutParams().lags))]
 
 
 def pyscenedetect(path: Path) -> list[int]:

@@ -48,7 +48,7 @@ def vidcurate(path: str) -> dict:
     from cluster.video.cuts import CutParams
     from cluster.video.guard import GuardSettings
 
-    rows = SegmentVideo(SplitSettings("scenes", 2.0, 20.0, CutParams(), GuardSettings()))({"uri": path, "input_index": 0})
+    rows = SegmentVideo(SplitSettings("scenes", 2.0, 20.0, 2.0, CutParams(), GuardSettings()))({"uri": path, "input_index": 0})
     profile = TokenProfile(consumer="qwen-vl-utils")
     tokens = 0
     for row in rows:
