@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from cluster.admission import InputPolicy
 from cluster.caption.settings import CaptionConfig
@@ -66,11 +66,32 @@ class SplitConfig(_Section):
     flash_return: float = Field(0.5, gt=0, lt=1)
     # a frame whose luma spread (std, 0-255) is under this is flat: black, white or one colour
     flat_luma_std: float = Field(4.0, ge=0)
+    # a short flat run is a fade when it is darker or brighter than these (not a plain sky or wall)
+    fade_levels: tuple[float, float] = (40.0, 215.0)
     # fade ramps: luma spread grows by at least this per frame, for at most max_fade_frames
     fade_step: float = Field(0.25, gt=0)
     max_fade_frames: int = Field(60, ge=0)
     # flat footage at least this long is blank (filtered, reason "blank"), not a fade
     blank_seconds: float = Field(2.0, gt=0)
+    # cross-dissolves: windows of 2h frames for each half-width h, whose ends differ by at least
+    # dissolve_min_score and correlate (luma) at most dissolve_max_correlation; whose middle frame
+    # is off the mean of the ends by at most dissolve_linearity of their difference, and whose
+    # luma spread lies within dissolve_variance of a blend's (0) rather than the ends' (1); whose
+    # steps add up to at most 1/dissolve_straightness of that difference, none above dissolve_max_step of it
+    dissolve_halves: tuple[int, ...] = (4, 6, 9, 13, 18)
+    dissolve_min_score: float = Field(12.0, gt=0)
+    dissolve_max_correlation: float = Field(0.8, le=1)
+    dissolve_linearity: float = Field(0.25, gt=0, lt=0.5)
+    dissolve_variance: float = Field(0.5, ge=0, le=1)
+    dissolve_straightness: float = Field(0.5, gt=0, le=1)
+    dissolve_max_step: float = Field(0.34, gt=0, le=1)
+
+    @field_validator("dissolve_halves")
+    @classmethod
+    def _halves(cls, halves: tuple[int, ...]) -> tuple[int, ...]:
+        if not all(1 <= h <= 60 for h in halves):
+            raise ValueError(f"split.dissolve_halves: each half-width is 1 to 60 frames, got {list(halves)}")
+        return halves
 
     @model_validator(mode="after")
     def _ordered(self) -> "SplitConfig":

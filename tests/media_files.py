@@ -74,3 +74,10 @@ def flash(frames: list[np.ndarray], at: int, length: int, strength: float = 0.9)
         gain = strength * (1 - k / length)
         out[at + k] = np.uint8(np.round(out[at + k] + gain * (255 - out[at + k].astype(float))))
     return out
+
+
+def dissolve(before: list[np.ndarray], after: list[np.ndarray], frames: int) -> list[np.ndarray]:
+    """A cross-dissolve of `frames` frames: `before`'s last frames blended into `after`'s first."""
+    weights = [(i + 1) / (frames + 1) for i in range(frames)]
+    blended = [np.uint8(np.round(a * (1 - w) + b * w)) for a, b, w in zip(before[-frames:], after[:frames], weights)]
+    return before[:-frames] + blended + after[frames:]

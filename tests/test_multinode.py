@@ -119,7 +119,7 @@ def s3_run(two_nodes, s3, tmp_path_factory, shared_videos):
 def test_an_object_store_root_gives_a_complete_dataset_when_the_work_runs_on_another_node(s3_run):
     store = s3_run
     summary = store.read_json("summary.json")
-    assert summary["balanced"] and summary["samples"] > 0
+    assert summary["balanced"] and summary["samples"] > 0, summary
     samples = _samples(store)
     assert len(samples) == summary["samples"]
     media = set(store.files("media"))

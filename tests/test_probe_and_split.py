@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from media_files import remux_elementary, write_with_pts
-from cluster.video.cuts import Boundary, CutParams, detect_boundaries, frame_stats
+from cluster.video.cuts import STAT_FIELDS, Boundary, CutParams, detect_boundaries, frame_stats
 from cluster.video import scan
 from cluster.video.decode import SeekMissed, iter_analysis_frames, keyframe_splits, read_frames_at
 from cluster.video.probe import ProbeError, probe_video
@@ -74,7 +74,7 @@ def test_unreadable_files_raise_a_probe_error_naming_the_file(tmp_path, content)
         probe_video(str(path))
 
 
-LAGS = CutParams().lags
+PARAMS = CutParams()
 
 
 def _cuts(stats) -> list[int]:
@@ -84,7 +84,7 @@ def _cuts(stats) -> list[int]:
 
 
 def _assert_same_stats(parallel, sequential) -> None:
-    for name in ("back", "luma_mean", "luma_std"):
+    for name in STAT_FIELDS:
         np.testing.assert_array_equal(getattr(parallel, name), getattr(sequential, name))
 
 
@@ -101,7 +101,7 @@ def _assert_parallel_pass_is_sequential(path, workers: int = 4) -> None:
     assert keyframe_splits(str(path), workers, MIN_STRETCH_SECONDS), "the file was not split; the test checks nothing"
     sequential_times, parallel_times = [], []
     sequential = frame_stats(iter_analysis_frames(str(path), sequential_times))
-    _assert_same_stats(scene_stats(str(path), LAGS, parallel_times, workers=workers), sequential)
+    _assert_same_stats(scene_stats(str(path), PARAMS, parallel_times, workers=workers), sequential)
     assert parallel_times == sequential_times
 
 
@@ -111,7 +111,7 @@ def test_the_thumbnail_pass_split_across_decoders_gives_the_sequential_scores(tm
     those of one pass over the file."""
     path, planted = write_scene_video(tmp_path / "long.mp4", [9, 4, 12, 3, 10], seed=5)
     _assert_parallel_pass_is_sequential(path)
-    assert _cuts(scene_stats(str(path), LAGS, workers=4)) == planted
+    assert _cuts(scene_stats(str(path), PARAMS, workers=4)) == planted
 
 
 def test_the_split_thumbnail_pass_matches_on_real_files(shared_videos):
@@ -128,7 +128,7 @@ def test_a_seek_that_misses_its_keyframe_falls_back_to_one_pass(tmp_path, monkey
     with pytest.raises(SeekMissed, match="long.mp4"):
         list(iter_analysis_frames(str(path), span=(split + 1, None)))
     times = []
-    _assert_same_stats(scan.scene_stats(str(path), LAGS, times, workers=2), frame_stats(iter_analysis_frames(str(path))))
+    _assert_same_stats(scan.scene_stats(str(path), PARAMS, times, workers=2), frame_stats(iter_analysis_frames(str(path))))
     assert len(times) == _decoded_frames(path)
 
 
@@ -136,7 +136,7 @@ def test_a_stream_that_cannot_seek_is_read_in_one_pass(tmp_path):
     mp4, planted = write_scene_video(tmp_path / "a.mp4", [10, 10], seed=2)
     raw = remux_elementary(mp4, tmp_path / "a.h264")
     assert keyframe_splits(str(raw), 4, MIN_STRETCH_SECONDS) == []
-    assert _cuts(scene_stats(str(raw), LAGS, workers=4)) == planted
+    assert _cuts(scene_stats(str(raw), PARAMS, workers=4)) == planted
 
 
 def test_split_chops_long_scenes_and_marks_short_ones():

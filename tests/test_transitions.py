@@ -1,12 +1,13 @@
-"""Shot boundaries in edited footage: fades through black or white are boundaries whose
-frames belong to no shot, flashes are not cuts, and flat footage ends as blank segments."""
+"""Shot boundaries in edited footage: dissolves and fades through black or white are
+boundaries whose frames belong to no shot, flashes and pans are not boundaries, and flat
+footage ends as blank segments."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from media_files import clip, fade_through, flash
+from media_files import clip, dissolve, fade_through, flash
 from cluster.stages.segment_stage import SegmentVideo, SplitSettings
 from cluster.video.cuts import Boundary, CutParams, detect_boundaries, frame_stats
 from cluster.video.decode import iter_analysis_frames
@@ -61,6 +62,23 @@ def test_flashes_that_return_to_the_same_shot_are_not_cuts(tmp_path, shots, leng
         frames += flash(flash(shot, 20, length), 50, length, strength=0.6 + 0.1 * k)
     boundaries = _boundaries(tmp_path, frames)
     assert [(b.start, b.kind) for b in boundaries] == [(75, "cut"), (150, "cut")]
+
+
+@pytest.mark.parametrize("frames", [8, 12, 18, 25])
+def test_a_cross_dissolve_is_one_boundary_over_its_frames(tmp_path, shots, frames):
+    a, b, _ = shots
+    (boundary,) = _boundaries(tmp_path, dissolve(a, b, frames))
+    start, end = len(a) - frames, len(a)
+    assert boundary.kind == "dissolve"
+    assert abs(boundary.start - start) <= 4 and abs(boundary.end - end) <= 4
+
+
+def test_pans_and_exposure_changes_are_not_boundaries(tmp_path, shared_videos):
+    wide = clip(shared_videos / "example.mp4", 2.0, 1, size=(180, 1600))[0]
+    pan = [wide[:, x : x + 320] for x in range(0, 1280, 16)] + [wide[:, x : x + 320] for x in range(1280, 0, -32)]
+    assert _boundaries(tmp_path, pan) == []
+    darkening = [np.uint8(f * (1 - 0.4 * i / 50)) for i, f in enumerate(clip(shared_videos / "chaplin.mp4", 1.0, 50))]
+    assert _boundaries(tmp_path, darkening, "darkening.mp4") == []
 
 
 def test_fade_frames_are_filtered_segments_and_the_shots_beside_them_keep_theirs(tmp_path, shots):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import fields
 
 import open_clip
 import ray
@@ -182,12 +183,8 @@ def _split_settings(s, guard: GuardSettings) -> SplitSettings:
         cut_params=CutParams(
             min_score=s.cut_min_score,
             ratio=s.cut_ratio,
-            min_scene_frames=s.min_scene_frames,
-            flash_frames=s.flash_frames,
-            flash_return=s.flash_return,
-            flat_luma_std=s.flat_luma_std,
-            fade_step=s.fade_step,
-            max_fade_frames=s.max_fade_frames,
+            # every other detector parameter has the same name in split:
+            **{f.name: getattr(s, f.name) for f in fields(CutParams) if f.name in type(s).model_fields},
         ),
     )
 

@@ -72,7 +72,7 @@ def segments_of(path: str, probe: VideoProbe, s: SplitSettings) -> list[Segment]
     if s.mode == "scenes":
         times: list[float | None] = []
         params = replace(s.cut_params, blank_frames=max(1, round(s.blank_seconds * probe.avg_fps)))
-        found = detect_boundaries(scene_stats(path, params.lags, times), params)
+        found = detect_boundaries(scene_stats(path, params, times), params)
         boundaries = probe_indices(found, times, probe)
     return split_timeline(probe.timestamps, probe.duration, boundaries, s.min_seconds, s.max_seconds)
 

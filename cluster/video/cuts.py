@@ -1,11 +1,18 @@
 """Shot-boundary detection over a stream of small YUV thumbnails.
 
 Per frame the pass keeps a few numbers only: its mean absolute difference to each of the
-last `lags` frames, and its luma mean and spread. From those:
+last `lags` frames, and its luma mean and spread; and for each dissolve half-width h, its
+difference to the frame 2h before, how far the frame h before lies from the mean of the
+two, and the luma correlation of the two. From those:
 - a hard cut is a frame whose difference to the frame before is high in absolute terms and
   stands out from its neighbours (fast motion raises every score in a window; a cut one);
 - a flash is a spike that returns to the content before it within `flash_frames`: the
   frames after it match the frame before it, so it is not a cut;
+- a cross-dissolve is a window of 2h frames whose ends differ (different shots: low luma
+  correlation, unlike a change of exposure), whose middle frame is the mean of its ends (a
+  hard cut's is one of them), whose luma spread dips as a blend's does (a pan over smooth
+  content keeps it), whose steps add up to about that difference (steady motion wanders
+  far further) and with no single step that dominates it (a hard cut);
 - a fade through black or white is a run of flat frames (little luma spread) with the
   ramps that lead into and out of it; those frames belong to neither shot;
 - a flat run longer than `blank_frames` is blank footage, kept out of every shot.
@@ -32,13 +39,26 @@ class CutParams:
     flash_frames: int = 4  # a spike whose content returns within this many frames is a flash
     flash_return: float = 0.5  # "returns": differs from the pre-flash frame by under this share of the spike
     flat_luma_std: float = 4.0  # a frame with luma spread under this is flat (black, white, one colour)
+    fade_levels: tuple[float, float] = (40.0, 215.0)  # a fade's flat frames are darker or brighter than these
     fade_step: float = 0.25  # a fade ramp's luma spread changes by at least this much per frame
     max_fade_frames: int = 60  # ramp frames followed at most on each side of a flat run
     blank_frames: int = 50  # a flat run this long is blank footage, not a fade
+    dissolve_halves: tuple[int, ...] = (4, 6, 9, 13, 18)  # half-widths h of the dissolve windows tried
+    dissolve_min_score: float = 12.0  # the window's ends differ by at least this
+    dissolve_linearity: float = 0.25  # middle frame off the mean of the ends by at most this share of it
+    dissolve_straightness: float = 0.5  # the ends' difference over the sum of the window's steps
+    dissolve_max_step: float = 0.34  # no single step above this share of the ends' difference
+    dissolve_max_correlation: float = 0.8  # luma correlation of the ends (same shot: near 1)
+    dissolve_variance: float = 0.5  # middle frame's luma spread: 0 = that of a blend of the ends, 1 = theirs
 
     @property
     def lags(self) -> int:
         return self.flash_frames + 1
+
+    @property
+    def history(self) -> int:
+        """Frames before a frame that its statistics read."""
+        return max(self.lags, 2 * max(self.dissolve_halves, default=0))
 
 
 @dataclass(frozen=True)
@@ -47,12 +67,20 @@ class Boundary:
 
     start: int
     end: int
-    kind: str  # cut | fade | blank
+    kind: str  # cut | dissolve | fade | blank
+
+
+STAT_FIELDS = ("back", "wide", "middle", "correlation", "luma_mean", "luma_std")
 
 
 @dataclass
 class FrameStats:
-    back: np.ndarray  # (N, lags): back[j, k] = difference(frame j-k-1, frame j); NaN before frame 0
+    """Per-frame numbers of a thumbnail pass; NaN where a frame before frame 0 would be read."""
+
+    back: np.ndarray  # (N, lags): back[j, k] = difference(frame j-k-1, frame j)
+    wide: np.ndarray  # (N, halves): difference(frame j-2h, frame j)
+    middle: np.ndarray  # (N, halves): mean |frame j-h - (frame j-2h + frame j) / 2|
+    correlation: np.ndarray  # (N, halves): luma correlation of frames j-2h and j
     luma_mean: np.ndarray
     luma_std: np.ndarray
 
@@ -67,56 +95,123 @@ class FrameStats:
 
 class StatsStream:
     """FrameStats of thumbnail batches pushed in order. `history` (the thumbnails just before
-    the first batch) makes the first frames' differences those of an unbroken pass."""
+    the first batch) makes the first frames' statistics those of an unbroken pass."""
 
-    def __init__(self, lags: int, history: np.ndarray | None = None):
-        self.lags = lags
+    def __init__(self, params: CutParams, history: np.ndarray | None = None):
+        self.params = params
         self.tail = np.zeros((0, 0), np.int16) if history is None else history.astype(np.int16)
         self.parts: list[FrameStats] = []
 
     def push(self, batch: np.ndarray) -> None:
         frames = batch.astype(np.int16)
         context = np.concatenate([self.tail, frames]) if len(self.tail) else frames
-        offset = len(context) - len(frames)
-        back = np.full((len(frames), self.lags), np.nan, np.float32)
-        for k in range(self.lags):
-            first = max(0, k + 1 - offset)
-            if first < len(frames):
-                now = context[offset + first :]
-                before = context[offset + first - k - 1 : len(context) - k - 1]
-                back[first:, k] = np.abs(now - before).mean(axis=1)
-        luma = frames[:, :LUMA].astype(np.float32)
-        self.parts.append(FrameStats(back, luma.mean(axis=1), luma.std(axis=1)))
-        self.tail = context[-self.lags :]
+        offset, n = len(context) - len(frames), len(frames)
+
+        def at(lag: int) -> tuple[int, np.ndarray]:
+            """First new frame with a frame `lag` before it, and those earlier frames."""
+            first = min(n, max(0, lag - offset))
+            return first, context[offset + first - lag : len(context) - lag]
+
+        halves = self.params.dissolve_halves
+        back = np.full((n, self.params.lags), np.nan, np.float32)
+        wide, middle, correlation = (np.full((n, len(halves)), np.nan, np.float32) for _ in range(3))
+        for k in range(self.params.lags):
+            first, before = at(k + 1)
+            back[first:, k] = _mean_abs(frames[first:] - before)
+        luma = context[:, :LUMA].astype(np.float32)
+        luma -= luma.mean(axis=1, keepdims=True)
+        luma /= np.maximum(np.linalg.norm(luma, axis=1, keepdims=True), 1e-6)
+        for q, h in enumerate(halves):
+            first, start = at(2 * h)
+            _, centre = at(h)
+            now = frames[first:]
+            wide[first:, q] = _mean_abs(now - start)
+            middle[first:, q] = _mean_abs(2 * centre[len(centre) - len(now) :] - start - now) / 2
+            correlation[first:, q] = np.einsum("ij,ij->i", luma[offset + first :], luma[offset + first - 2 * h : len(luma) - 2 * h])
+        y = frames[:, :LUMA].astype(np.float32)
+        self.parts.append(FrameStats(back, wide, middle, correlation, y.mean(axis=1), y.std(axis=1)))
+        self.tail = context[-self.params.history :]
 
     def finish(self) -> FrameStats:
-        return concat_stats(self.parts, self.lags)
+        return concat_stats(self.parts, self.params)
 
 
-def concat_stats(parts: list[FrameStats], lags: int) -> FrameStats:
+def _mean_abs(d: np.ndarray) -> np.ndarray:
+    return np.abs(d).sum(axis=1, dtype=np.int32) / np.float32(d.shape[1])
+
+
+def concat_stats(parts: list[FrameStats], params: CutParams) -> FrameStats:
     if not parts:
+        halves = len(params.dissolve_halves)
         empty = np.zeros(0, np.float32)
-        return FrameStats(np.zeros((0, lags), np.float32), empty, empty)
-    return FrameStats(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("back", "luma_mean", "luma_std")))
+        return FrameStats(np.zeros((0, params.lags), np.float32), *(np.zeros((0, halves), np.float32),) * 3, empty, empty)
+    return FrameStats(*(np.concatenate([getattr(p, f) for p in parts]) for f in STAT_FIELDS))
 
 
-def frame_stats(batches: Iterable[np.ndarray], lags: int = CutParams().lags) -> FrameStats:
-    stream = StatsStream(lags)
+def frame_stats(batches: Iterable[np.ndarray], params: CutParams = CutParams()) -> FrameStats:
+    stream = StatsStream(params)
     for batch in batches:
         stream.push(batch)
     return stream.finish()
 
 
 def detect_boundaries(stats: FrameStats, params: CutParams = CutParams()) -> list[Boundary]:
-    """Every shot boundary, in order and not overlapping: fades and blank runs first, then
-    the hard cuts that are neither flashes nor inside (or beside) one of those."""
+    """Every shot boundary, in order and not overlapping: fades and blank runs, dissolves
+    that overlap none of them, then the hard cuts that are neither flashes nor inside a
+    gradual transition."""
     regions = flat_regions(stats, params)
+    regions += [d for d in dissolves(stats, params) if not any(_overlap(d, r, 0) for r in regions)]
     cuts = [c for c in detect_cuts(stats.score, params) if not is_flash(stats, c, params)]
-    margin = params.min_scene_frames
-    found = regions + [
-        Boundary(c, c, "cut") for c in cuts if not any(r.start - margin <= c <= r.end + margin for r in regions)
-    ]
+    margin = 2  # a cut right after a transition is a cut; one on a fade's ramp is part of it
+    found = regions + [Boundary(c, c, "cut") for c in cuts if not any(_overlap(Boundary(c, c, ""), r, margin) for r in regions)]
     return sorted(found, key=lambda b: b.start)
+
+
+def _blend_spread(a: np.ndarray, b: np.ndarray, correlation: np.ndarray) -> np.ndarray:
+    """Luma spread of the half-and-half blend of two frames with spreads a and b."""
+    return np.sqrt(np.maximum(a * a + b * b + 2 * correlation * a * b, 0)) / 2
+
+
+def _overlap(a: Boundary, b: Boundary, margin: int) -> bool:
+    return a.start <= b.end + margin and b.start - margin <= a.end
+
+
+def dissolves(stats: FrameStats, params: CutParams = CutParams()) -> list[Boundary]:
+    """Cross-dissolves: runs of window centres that pass every test for some half-width.
+    The tests hold over about the middle 60% of a dissolve, so each run is widened by a
+    third of its length on both sides."""
+    n = len(stats)
+    score = stats.score
+    steps = np.concatenate([[0.0], np.cumsum(score, dtype=np.float64)])
+    passing = np.zeros(n, bool)
+    for q, h in enumerate(params.dissolve_halves):
+        if n <= 2 * h:
+            continue
+        ends = np.arange(2 * h, n)
+        wide = stats.wide[ends, q]
+        path = steps[ends + 1] - steps[ends + 1 - 2 * h]
+        largest = np.lib.stride_tricks.sliding_window_view(score[1:], 2 * h).max(axis=1)
+        spread_ends = (stats.luma_std[ends - 2 * h] + stats.luma_std[ends]) / 2
+        blend = _blend_spread(stats.luma_std[ends - 2 * h], stats.luma_std[ends], stats.correlation[ends, q])
+        with np.errstate(invalid="ignore"):
+            ok = (
+                (wide >= params.dissolve_min_score)
+                & (stats.middle[ends, q] <= params.dissolve_linearity * wide)
+                & (wide >= params.dissolve_straightness * path)
+                & (largest <= params.dissolve_max_step * wide)
+                & (stats.correlation[ends, q] <= params.dissolve_max_correlation)
+                & (stats.luma_std[ends - h] <= blend + params.dissolve_variance * (spread_ends - blend))
+            )
+        passing[ends[ok] - h] = True
+    found: list[Boundary] = []
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], passing.astype(np.int8), [0]])))
+    for a, b in zip(edges[::2], edges[1::2]):
+        widen = max(1, round((b - a) / 3))
+        start, end = max(0, int(a) - widen), min(n, int(b) + widen)
+        if found and start <= found[-1].end + 2:
+            start = found.pop().start
+        found.append(Boundary(start, end, "dissolve"))
+    return found
 
 
 def detect_cuts(scores: np.ndarray, params: CutParams = CutParams()) -> list[int]:
@@ -153,14 +248,18 @@ def is_flash(stats: FrameStats, c: int, params: CutParams) -> bool:
 
 
 def flat_regions(stats: FrameStats, params: CutParams) -> list[Boundary]:
-    """Fades (a flat run with its ramps) and blank runs; a flat blip whose content returns
-    within flash_frames (a white flash) is neither."""
+    """Fades (a short black or white flat run with its ramps) and blank runs (long flat runs
+    of any colour); a flat blip whose content returns within flash_frames (a white flash)
+    is neither."""
     flat = stats.luma_std < params.flat_luma_std
     edges = np.flatnonzero(np.diff(np.concatenate([[0], flat.astype(np.int8), [0]])))
     regions: list[Boundary] = []
     for a, b in zip(edges[::2], edges[1::2]):
         if b - a >= params.blank_frames:
             regions.append(Boundary(int(a), int(b), "blank"))
+            continue
+        dark, bright = params.fade_levels
+        if dark < float(np.mean(stats.luma_mean[a:b])) < bright:  # a plain sky or wall, not black or white
             continue
         start, end = _ramp(stats.luma_std, int(a), -1, params), _ramp(stats.luma_std, int(b) - 1, 1, params) + 1
         if end - start <= params.flash_frames and _returns(stats, start, end, params):

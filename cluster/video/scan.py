@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cluster.video.cuts import FrameStats, StatsStream, concat_stats
+from cluster.video.cuts import STAT_FIELDS, CutParams, FrameStats, StatsStream, concat_stats
 from cluster.video.decode import SeekMissed, decoder_threads, iter_analysis_frames, keyframe_splits
 
 log = logging.getLogger(__name__)
@@ -30,11 +30,11 @@ MIN_STRETCH_SECONDS = 8.0
 class Stretch:
     stats: FrameStats
     times: list[float | None] = field(default_factory=list)
-    head: np.ndarray | None = None  # its first `lags` thumbnails, rescored at the join
-    tail: np.ndarray | None = None  # its last `lags` thumbnails, history for the next stretch
+    head: np.ndarray | None = None  # its first `history` thumbnails, rescored at the join
+    tail: np.ndarray | None = None  # its last `history` thumbnails, history for the next stretch
 
 
-def scene_stats(path: str, lags: int, times: list[float | None] | None = None, workers: int | None = None) -> FrameStats:
+def scene_stats(path: str, params: CutParams, times: list[float | None] | None = None, workers: int | None = None) -> FrameStats:
     """Per-frame statistics (see cuts.FrameStats) of every decodable frame, each frame's
     presentation time appended to `times`, decoded by up to `workers` decoders (default:
     the CPUs this process may use)."""
@@ -43,24 +43,24 @@ def scene_stats(path: str, lags: int, times: list[float | None] | None = None, w
     if len(bounds) > 1:
         try:
             with ThreadPoolExecutor(len(bounds), thread_name_prefix="thumbnail-pass") as pool:
-                return _join(list(pool.map(lambda span: _stretch(path, span, lags, threads=1), bounds)), lags, times)
+                return _join(list(pool.map(lambda span: _stretch(path, span, params, threads=1), bounds)), params, times)
         except SeekMissed as exc:
             log.warning("%s; reading the file in one pass", exc)
-    return _join([_stretch(path, (None, None), lags, threads=None)], lags, times)
+    return _join([_stretch(path, (None, None), params, threads=None)], params, times)
 
 
-def _stretch(path: str, span: tuple[int | None, int | None], lags: int, threads: int | None) -> Stretch:
-    stream = StatsStream(lags)
+def _stretch(path: str, span: tuple[int | None, int | None], params: CutParams, threads: int | None) -> Stretch:
+    stream = StatsStream(params)
     out = Stretch(stream.finish())
     for batch in iter_analysis_frames(path, out.times, span=span, threads=threads):
         if out.head is None:
-            out.head = batch[:lags]
+            out.head = batch[: params.history]
         stream.push(batch)
     out.stats, out.tail = stream.finish(), stream.tail
     return out
 
 
-def _join(stretches: list[Stretch], lags: int, times: list[float | None] | None) -> FrameStats:
+def _join(stretches: list[Stretch], params: CutParams, times: list[float | None] | None) -> FrameStats:
     """One FrameStats, each stretch's first frames rescored against the frames before it."""
     parts: list[FrameStats] = []
     history: np.ndarray | None = None
@@ -69,14 +69,14 @@ def _join(stretches: list[Stretch], lags: int, times: list[float | None] | None)
             continue
         stats = stretch.stats
         if history is not None:
-            rescored = StatsStream(lags, history)
+            rescored = StatsStream(params, history)
             rescored.push(stretch.head)
-            n = len(stretch.head)
-            stats = FrameStats(np.concatenate([rescored.finish().back, stats.back[n:]]), stats.luma_mean, stats.luma_std)
-            history = np.concatenate([history, stretch.tail])[-lags:]
+            head, n = rescored.finish(), len(stretch.head)
+            stats = FrameStats(*(np.concatenate([getattr(head, f), getattr(stats, f)[n:]]) for f in STAT_FIELDS))
+            history = np.concatenate([history, stretch.tail])[-params.history :]
         else:
             history = stretch.tail
         parts.append(stats)
         if times is not None:
             times.extend(stretch.times)
-    return concat_stats(parts, lags)
+    return concat_stats(parts, params)

@@ -81,7 +81,9 @@ def f1(found: list[int], truth: list[int]) -> tuple[float, float, float]:
 
 
 def ours(path: Path) -> list[int]:
-    return [b.start for b in detect_boundaries(scene_stats(str(path), CutParams().lags))]
+    """Hard cuts only: the testvideo.mp4 stretch holds fades of its own, which the detector
+    reports as gradual transitions and this benchmark's truth does not list."""
+    return [b.start for b in detect_boundaries(scene_stats(str(path), CutParams())) if b.kind == "cut"]
 
 
 def pyscenedetect(path: Path) -> list[int]:
