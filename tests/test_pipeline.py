@@ -59,6 +59,7 @@ def inputs(tmp_path_factory, shared_videos):
         "short.mp4": ("filtered", "too_short"),
         "sliver.mp4": ("filtered", "extreme_aspect_ratio"),
         "missing.mp4": ("errored", "probe:InputUnavailable"),
+        "fades.mp4": ("filtered", "blank"),  # one uniform frame fading: no content to train on
         "remote.mp4": ("errored", "probe:InputUnavailable"),
     }
     rows += [{"uri": str(root / n)} for n in ["zero.mp4", "text.mp4", "truncated.mp4", "short.mp4", "sliver.mp4", "missing.mp4"]]
@@ -94,7 +95,7 @@ def test_every_input_is_kept_filtered_or_errored(result):
     v = summary["videos"]
     assert summary["inputs"] == n and summary["balanced"]
     assert v["kept"] + v["filtered"] + v["errored"] == n
-    assert v["kept"] >= 7  # every shared video yields samples
+    assert v["kept"] >= 6  # every shared video with content yields samples
     assert json.loads((out / "summary.json").read_text()) == summary
 
 
