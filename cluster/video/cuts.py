@@ -208,7 +208,7 @@ def dissolves(stats: FrameStats, params: CutParams = CutParams()) -> list[Bounda
     for a, b in zip(edges[::2], edges[1::2]):
         widen = max(1, round((b - a) / 3))
         start, end = max(0, int(a) - widen), min(n, int(b) + widen)
-        if found and start <= found[-1].end + 2:
+        if found and start <= found[-1].end + params.min_scene_frames:  # no shot between them: one dissolve
             start = found.pop().start
         found.append(Boundary(start, end, "dissolve"))
     return found
