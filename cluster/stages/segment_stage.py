@@ -82,7 +82,7 @@ def probe_indices(boundaries: list[Boundary], times: list[float | None], probe: 
     They differ when damaged packets were skipped; without timestamps they are the same."""
     if not boundaries or any(t is None for t in times):
         return boundaries
-    decoded = np.asarray([t if t is not None else 0.0 for t in times] + [probe.start_time + probe.duration])
+    decoded = np.asarray([*times, probe.start_time + probe.duration], np.float64)
 
     def index(i: int) -> int:
         return int(np.searchsorted(probe.timestamps, decoded[min(i, len(times))] - probe.start_time - 1e-6))

@@ -119,6 +119,8 @@ class StatsStream:
             first, before = at(k + 1)
             back[first:, k] = _mean_abs(frames[first:] - before)
         luma = context[:, :LUMA].astype(np.float32)
+        y = luma[offset:]
+        luma_mean, luma_std = y.mean(axis=1), y.std(axis=1)
         luma -= luma.mean(axis=1, keepdims=True)
         luma /= np.maximum(np.linalg.norm(luma, axis=1, keepdims=True), 1e-6)
         for q, h in enumerate(halves):
@@ -128,8 +130,7 @@ class StatsStream:
             wide[first:, q] = _mean_abs(now - start)
             middle[first:, q] = _mean_abs(2 * centre[len(centre) - len(now) :] - start - now) / 2
             correlation[first:, q] = np.einsum("ij,ij->i", luma[offset + first :], luma[offset + first - 2 * h : len(luma) - 2 * h])
-        y = frames[:, :LUMA].astype(np.float32)
-        self.parts.append(FrameStats(back, wide, middle, correlation, y.mean(axis=1), y.std(axis=1)))
+        self.parts.append(FrameStats(back, wide, middle, correlation, luma_mean, luma_std))
         self.tail = context[-self.params.history :]
 
     def finish(self) -> FrameStats:
@@ -204,10 +205,9 @@ def dissolves(stats: FrameStats, params: CutParams = CutParams()) -> list[Bounda
             )
         passing[ends[ok] - h] = True
     found: list[Boundary] = []
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], passing.astype(np.int8), [0]])))
-    for a, b in zip(edges[::2], edges[1::2]):
+    for a, b in _runs(passing):
         widen = max(1, round((b - a) / 3))
-        start, end = max(0, int(a) - widen), min(n, int(b) + widen)
+        start, end = max(0, a - widen), min(n, b + widen)
         if found and start <= found[-1].end + params.min_scene_frames:  # no shot between them: one dissolve
             start = found.pop().start
         found.append(Boundary(start, end, "dissolve"))
@@ -251,17 +251,15 @@ def flat_regions(stats: FrameStats, params: CutParams) -> list[Boundary]:
     """Fades (a short black or white flat run with its ramps) and blank runs (long flat runs
     of any colour); a flat blip whose content returns within flash_frames (a white flash)
     is neither."""
-    flat = stats.luma_std < params.flat_luma_std
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], flat.astype(np.int8), [0]])))
     regions: list[Boundary] = []
-    for a, b in zip(edges[::2], edges[1::2]):
+    for a, b in _runs(stats.luma_std < params.flat_luma_std):
         if b - a >= params.blank_frames:
-            regions.append(Boundary(int(a), int(b), "blank"))
+            regions.append(Boundary(a, b, "blank"))
             continue
         dark, bright = params.fade_levels
         if dark < float(np.mean(stats.luma_mean[a:b])) < bright:  # a plain sky or wall, not black or white
             continue
-        start, end = _ramp(stats.luma_std, int(a), -1, params), _ramp(stats.luma_std, int(b) - 1, 1, params) + 1
+        start, end = _ramp(stats.luma_std, a, -1, params), _ramp(stats.luma_std, b - 1, 1, params) + 1
         if end - start <= params.flash_frames and _returns(stats, start, end, params):
             continue
         if regions and start <= regions[-1].end:
@@ -269,6 +267,12 @@ def flat_regions(stats: FrameStats, params: CutParams) -> list[Boundary]:
             regions.pop()
         regions.append(Boundary(start, end, "fade"))
     return regions
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[start, end) of each run of True in `mask`."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))).tolist()
+    return list(zip(edges[::2], edges[1::2]))
 
 
 def _ramp(spread: np.ndarray, edge: int, step: int, params: CutParams) -> int:

@@ -11,23 +11,31 @@ detection within 2 frames of a true cut counts) and wall time.
 from __future__ import annotations
 
 import argparse
+import math
+import sys
 import time
 from pathlib import Path
 
 import av
 import numpy as np
 
-from cluster.video.cuts import CutParams, detect_boundaries
-from cluster.video.scan import scene_stats
-from cluster.video.synth import write_video
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from media_files import clip  # noqa: E402
+
+from cluster.video.cuts import CutParams, detect_boundaries  # noqa: E402
+from cluster.video.scan import scene_stats  # noqa: E402
+from cluster.video.synth import write_video  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "videos"
-# (file, first second, last second) of stretches with no cut, fade or dissolve of their own
+# (file, first second, last second) of stretches with no cut, fade or dissolve of their own;
+# bench_transitions.py builds from them too
 SOURCES = [
     ("chaplin.mp4", 0.0, 9.5),
     ("example.mp4", 0.0, 15.5),
     ("video_with_failing_audio.mp4", 0.0, 9.0),
-    ("testvideo.mp4", 7.9, 11.2),  # 29.97 fps; it fades at 0-1 s and 6.9-7.8 s, cuts at 6.0 s, ...
+    ("testvideo.mp4", 1.2, 5.9),  # 29.97 fps: it fades at 0-1 s and 6.9-7.8 s, cuts at 6.0 s, ...
+    ("testvideo.mp4", 7.9, 11.2),
+    ("testvideo.mp4", 14.0, 17.5),
     ("testvideo.mp4", 18.9, 23.1),
     ("big_buck_bunny_0_30.webm", 1.5, 11.5),
     ("big_buck_bunny_0_30.webm", 16.0, 22.5),
@@ -35,20 +43,6 @@ SOURCES = [
 SIZE = (360, 640)
 FPS = 25
 TOLERANCE = 2
-
-
-def _clip(name: str, start: float, seconds: float) -> list[np.ndarray]:
-    frames = []
-    with av.open(str(SHARED / name)) as c:
-        stream = c.streams.video[0]
-        c.seek(int(start / stream.time_base), stream=stream)
-        for frame in c.decode(stream):
-            if frame.time < start:
-                continue
-            frames.append(frame.reformat(width=SIZE[1], height=SIZE[0], format="rgb24").to_ndarray())
-            if len(frames) >= seconds * FPS:
-                break
-    return frames
 
 
 def build(out: Path, seed: int, clips: int = 18) -> tuple[Path, list[int]]:
@@ -60,11 +54,11 @@ def build(out: Path, seed: int, clips: int = 18) -> tuple[Path, list[int]]:
             choice = int(rng.integers(len(SOURCES)))
         previous = choice
         name, lo, hi = SOURCES[choice]
-        seconds = float(rng.uniform(1.0, 4.0))
+        seconds = min(float(rng.uniform(1.0, 4.0)), hi - lo)
         start = float(rng.uniform(lo, max(lo, hi - seconds)))
         if frames:
             cuts.append(len(frames))
-        frames.extend(_clip(name, start, seconds))
+        frames.extend(clip(SHARED / name, start, math.ceil(seconds * FPS), size=SIZE))
     path = write_video(out / f"joined_{seed}.mp4", iter(frames), FPS, crf=23)
     return path, cuts
 

@@ -31,21 +31,8 @@ from cluster.video.cuts import CutParams, detect_boundaries  # noqa: E402
 from cluster.video.scan import scene_stats  # noqa: E402
 from cluster.video.synth import write_video  # noqa: E402
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "videos"
-# (file, first second, last second) of stretches with no cut, fade or dissolve of their own
-SOURCES = [
-    ("chaplin.mp4", 0.0, 9.5),
-    ("example.mp4", 0.0, 15.5),
-    ("video_with_failing_audio.mp4", 0.0, 7.8),
-    ("testvideo.mp4", 1.2, 5.9),  # 29.97 fps: it fades at 0-1 s and 6.9-7.8 s, cuts at 6.0 s, ...
-    ("testvideo.mp4", 7.9, 11.2),
-    ("testvideo.mp4", 14.0, 17.5),
-    ("testvideo.mp4", 18.9, 23.1),
-    ("big_buck_bunny_0_30.webm", 1.5, 11.5),
-    ("big_buck_bunny_0_30.webm", 16.0, 22.5),
-]
-SIZE = (360, 640)
-FPS = 25
+from bench_cuts import FPS, SHARED, SIZE, SOURCES  # noqa: E402
+
 TOLERANCE = 2
 
 
@@ -76,7 +63,7 @@ def build(out: Path, seed: int, shots: int = 16) -> tuple[Path, list[Span], list
             choice = int(rng.integers(len(SOURCES)))
         previous = choice
         name, lo, hi = SOURCES[choice]
-        seconds = float(rng.uniform(2.0, 4.0))
+        seconds = min(float(rng.uniform(2.0, 4.0)), hi - lo)
         shot = clip(SHARED / name, float(rng.uniform(lo, max(lo, hi - seconds))), round(seconds * FPS), size=SIZE)
         if rng.random() < 0.2:  # a fast pan over a still of this source is the shot
             shot = _pan(shot[0], round(seconds * FPS))
