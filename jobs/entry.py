@@ -14,6 +14,7 @@ import yaml
 
 from cluster.accounting import AccountingError
 from cluster.caption.backends import CaptionUnavailable
+from cluster.models.transnet import TransNetUnavailable
 from cluster.pipeline.segment_pass import ScoringUnavailable
 from cluster.progress import has_run
 from cluster.report.dataset_report import ReportError
@@ -31,7 +32,7 @@ class PassOrderError(ValueError):
 
 USAGE_ERRORS = (
     ConfigError, ManifestError, ScoringUnavailable, CaptionUnavailable, TokenizerUnavailable, PassOrderError, ReportError, ExportError,
-    StoreError,
+    StoreError, TransNetUnavailable,
 )
 
 

@@ -11,7 +11,7 @@ import ray
 from ray.data import ActorPoolStrategy
 
 from cluster.admission import ForbiddenInput, InputPolicy, check_uri
-from cluster.models import aesthetic, clip, presets
+from cluster.models import aesthetic, clip, presets, transnet
 from cluster.progress import ChunkLedger, record_pass
 from cluster.stages.errors import error_fields
 from cluster.stages.keyframe_stage import DecodeKeyframes
@@ -55,6 +55,7 @@ def prepare_scoring(scoring) -> ScoreSettings:
 def run_segment_pass(cfg, manifest: list[dict], store: Store, scoring: ScoreSettings) -> dict:
     """Segment and score every input not yet committed by an earlier run; returns how many
     chunks were already done and how many ran."""
+    split = split_settings(cfg.split, cfg.decoder.guard(), ray.cluster_resources().get("GPU", 0))
     entries = [{**row, "input_index": i} for i, row in enumerate(manifest)]
     size = cfg.input.chunk_size
     chunks = [entries[i : i + size] for i in range(0, len(entries), size)]
@@ -65,7 +66,7 @@ def run_segment_pass(cfg, manifest: list[dict], store: Store, scoring: ScoreSett
     assembler = ChunkAssembler(todo, ledger, cfg.output.rows_per_shard)
     videos = assembler.admit(cfg.input.policy(), duplicates(manifest))
     if videos:
-        for batch in _scored(cfg, videos, scoring).iter_batches(batch_format="pyarrow", batch_size=None):
+        for batch in _scored(cfg, split, videos, scoring).iter_batches(batch_format="pyarrow", batch_size=None):
             for row in batch.to_pylist():
                 assembler.add(row)
     assembler.finish()
@@ -85,12 +86,15 @@ def duplicates(manifest: list[dict]) -> set[int]:
     return repeated
 
 
-def _scored(cfg, videos: list[dict], scoring: ScoreSettings) -> ray.data.Dataset:
+def _scored(cfg, split: SplitSettings, videos: list[dict], scoring: ScoreSettings) -> ray.data.Dataset:
     ds = ray.data.from_items(videos, override_num_blocks=min(len(videos), MAX_BLOCKS))
-    ds = ds.flat_map(_conformed(SegmentVideo(_split_settings(cfg.split, cfg.decoder.guard()))), num_cpus=1)
+    split_gpus = cfg.split.transnet_gpus if split.transnet_device == "cuda" else 0
+    ds = ds.flat_map(_conformed(SegmentVideo(split)), num_cpus=1, num_gpus=split_gpus)
     short_side = open_clip.get_model_config(scoring.clip.model)["vision_cfg"]["image_size"]
     ds = ds.map(DecodeKeyframes(cfg.scoring.keyframes, short_side, cfg.decoder.guard()), num_cpus=1)
-    gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
+    # with TransNetV2 on the GPUs, a scoring actor leaves a share of its GPU to the split tasks,
+    # which feed it: a whole GPU per actor would let neither run
+    gpus = 1 - split_gpus if ray.cluster_resources().get("GPU", 0) >= 1 else 0
     actor_cpus = actor_cpu_share(cfg.scoring.cpus_per_actor, ray.cluster_resources().get("CPU", 0))
     log.info("scoring actors: %s, %s CPU each", "1 GPU each" if gpus else "CPU only (the cluster has no GPU)", actor_cpus)
     return ds.map_batches(
@@ -173,7 +177,13 @@ def actor_cpu_share(wanted: float, total: float) -> float:
     return fitted
 
 
-def _split_settings(s, guard: GuardSettings) -> SplitSettings:
+def split_settings(s, guard: GuardSettings, gpus: float) -> SplitSettings:
+    """The split stage's settings, the detector resolved for a cluster with `gpus` GPUs and,
+    for TransNetV2, loaded once here so that a missing package stops the job before any work."""
+    detector = choose_detector(s.detector, gpus, transnet.installed())
+    device = "cuda" if detector == "transnetv2" and gpus >= 1 else "cpu"
+    if detector == "transnetv2":
+        transnet.load("cpu")
     return SplitSettings(
         guard=guard,
         mode=s.mode,
@@ -186,7 +196,25 @@ def _split_settings(s, guard: GuardSettings) -> SplitSettings:
             # every other detector parameter has the same name in split:
             **{f.name: getattr(s, f.name) for f in fields(CutParams) if f.name in type(s).model_fields},
         ),
+        detector=detector,
+        transnet_threshold=s.transnet_threshold,
+        transnet_device=device,
     )
+
+
+def choose_detector(requested: str, gpus: float, installed: bool) -> str:
+    """`split.detector` as run: auto is TransNetV2 on a cluster with a GPU, where it is
+    installed, and the fast detector otherwise."""
+    if requested != "auto":
+        return requested
+    if gpus < 1:
+        chosen, why = "fast", "the cluster has no GPU"
+    elif not installed:
+        chosen, why = "fast", f"TransNetV2 is not installed ({transnet.INSTALL})"
+    else:
+        chosen, why = "transnetv2", f"the cluster has {gpus:g} GPUs"
+    log.info("split.detector auto: %s, because %s", chosen, why)
+    return chosen
 
 
 def _conformed(stage):

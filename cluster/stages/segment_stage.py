@@ -11,10 +11,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from cluster import ids, metrics
-from cluster.storage import fingerprint, local_copy
 from cluster.stages.errors import error_fields
+from cluster.storage import fingerprint, local_copy
 from cluster.tokens.geometry import MAX_RATIO
-from cluster.video.cuts import Boundary, CutParams, detect_boundaries
+from cluster.video.cuts import Boundary, CutParams, detect_boundaries, model_boundaries
+from cluster.video.decode import iter_analysis_frames, rgb_thumbnails
 from cluster.video.guard import GuardSettings, guarded
 from cluster.video.probe import VideoProbe, probe_video
 from cluster.video.scan import scene_stats
@@ -30,6 +31,9 @@ class SplitSettings:
     blank_seconds: float
     cut_params: CutParams
     guard: GuardSettings
+    detector: str = "fast"  # or "transnetv2" (resolved from "auto" on the driver)
+    transnet_threshold: float = 0.5
+    transnet_device: str = "cpu"
 
 
 class SegmentVideo:
@@ -71,10 +75,27 @@ def segments_of(path: str, probe: VideoProbe, s: SplitSettings) -> list[Segment]
     boundaries: list[Boundary] = []
     if s.mode == "scenes":
         times: list[float | None] = []
-        params = replace(s.cut_params, blank_frames=max(1, round(s.blank_seconds * probe.avg_fps)))
-        found = detect_boundaries(scene_stats(path, params, times), params)
+        if s.detector == "transnetv2":
+            centres, inside = transition_probabilities(path, s.transnet_device, times)
+            found = model_boundaries(centres, inside, s.transnet_threshold, s.cut_params.min_scene_frames)
+        else:
+            params = replace(s.cut_params, blank_frames=max(1, round(s.blank_seconds * probe.avg_fps)))
+            found = detect_boundaries(scene_stats(path, params, times), params)
         boundaries = probe_indices(found, times, probe)
     return split_timeline(probe.timestamps, probe.duration, boundaries, s.min_seconds, s.max_seconds)
+
+
+def transition_probabilities(path: str, device: str, times: list[float | None]) -> tuple[np.ndarray, np.ndarray]:
+    """TransNetV2's per-frame transition probabilities (see TransitionStream.finish) over the pass's thumbnails, in one
+    sequential decode: the model, not decoding, is the cost, and its windows run in order."""
+    # imported here: torch adds ~470 MB and 1.6 s to every decoder process, which the fast
+    # detector does not need
+    from cluster.models import transnet
+
+    stream = transnet.TransitionStream(transnet.load(device))
+    for batch in iter_analysis_frames(path, times):
+        stream.push(rgb_thumbnails(batch))
+    return stream.finish()
 
 
 def probe_indices(boundaries: list[Boundary], times: list[float | None], probe: VideoProbe) -> list[Boundary]:

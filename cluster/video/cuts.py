@@ -67,7 +67,7 @@ class Boundary:
 
     start: int
     end: int
-    kind: str  # cut | dissolve | fade | blank
+    kind: str  # cut | dissolve | fade | blank; transition (a gradual one of a model's, kind unknown)
 
 
 STAT_FIELDS = ("back", "wide", "middle", "correlation", "luma_mean", "luma_std")
@@ -267,6 +267,28 @@ def flat_regions(stats: FrameStats, params: CutParams) -> list[Boundary]:
             regions.pop()
         regions.append(Boundary(start, end, "fade"))
     return regions
+
+
+def model_boundaries(centres: np.ndarray, inside: np.ndarray, threshold: float, min_scene_frames: int, max_cut_frames: int = 2) -> list[Boundary]:
+    """Boundaries from a model's per-frame probabilities (TransNetV2's two heads): that a
+    transition is centred on the frame, and that the frame is inside one. Each run of
+    centres above `threshold` is a boundary spanning the inside-run around it: a hard cut
+    when that is at most `max_cut_frames` long (they are the frames before the cut), a
+    gradual transition otherwise, whose frames belong to neither shot. Transitions with
+    fewer than `min_scene_frames` between them are one."""
+    extents = _runs(inside > threshold)
+    found: list[Boundary] = []
+    for start, end in _runs(centres > threshold):
+        around = [(a, b) for a, b in extents if a < end and start < b]
+        lo, hi = min([start, *(a for a, _ in around)]), max([end, *(b for _, b in around)])
+        if hi - lo <= max_cut_frames:
+            boundary = Boundary(hi, hi, "cut")
+        else:
+            boundary = Boundary(lo, hi, "transition")
+        if found and boundary.start - found[-1].end < min_scene_frames and "transition" in (boundary.kind, found[-1].kind):
+            boundary = Boundary(min(found.pop().start, boundary.start), boundary.end, "transition")
+        found.append(boundary)
+    return found
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:

@@ -140,6 +140,37 @@ def _thumbnail(frame: av.VideoFrame) -> np.ndarray:
     return np.concatenate(parts)
 
 
+# TransNetV2's input frame; 64x36 thumbnails shrink to it by exactly 3/4 on each side.
+RGB_SIZE = (27, 48)
+
+# BT.601 studio-range YUV -> RGB, applied to (Y - 16, U - 128, V - 128)
+_YUV_TO_RGB = np.array([[1.164, 0.0, 1.596], [1.164, -0.392, -0.813], [1.164, 2.017, 0.0]], np.float32)
+
+
+def rgb_thumbnails(thumbnails: np.ndarray) -> np.ndarray:
+    """(N, 27, 48, 3) uint8 RGB frames from a batch of the pass's YUV thumbnails (see
+    iter_analysis_frames): chroma upsampled, converted, then area-averaged down."""
+    rows, cols = ANALYSIS_SIZE
+    luma = rows * cols
+    y = thumbnails[:, :luma].reshape(-1, rows, cols).astype(np.float32) - 16
+    u, v = (
+        thumbnails[:, luma + k * luma // 4 : luma + (k + 1) * luma // 4].reshape(-1, rows // 2, cols // 2).repeat(2, 1).repeat(2, 2)
+        for k in range(2)
+    )
+    yuv = np.stack([y, u.astype(np.float32) - 128, v.astype(np.float32) - 128], axis=-1)
+    planes = (yuv @ _YUV_TO_RGB.T).transpose(0, 3, 1, 2)  # (N, 3, rows, cols)
+    small = _area_weights(rows, RGB_SIZE[0]) @ planes @ _area_weights(cols, RGB_SIZE[1]).T
+    return np.clip(small.transpose(0, 2, 3, 1) + 0.5, 0, 255).astype(np.uint8)
+
+
+def _area_weights(size: int, out: int) -> np.ndarray:
+    """(out, size) matrix averaging each output pixel's share of the input pixels it covers."""
+    edges = np.arange(out + 1) * size / out
+    starts, ends = np.arange(size), np.arange(1, size + 1)
+    overlap = np.clip(np.minimum(ends, edges[1:, None]) - np.maximum(starts, edges[:-1, None]), 0, None)
+    return (overlap / (size / out)).astype(np.float32)
+
+
 def _plane_grids() -> tuple[tuple[int, int], ...]:
     rows, cols = ANALYSIS_SIZE
     return ((rows, cols), (rows // 2, cols // 2), (rows // 2, cols // 2))
