@@ -48,6 +48,14 @@ def test_decoder_calls_run_in_a_child_and_return_their_result():
     assert guarded(GuardSettings(), "any.mp4", 0.0, os.getpid) != os.getpid()
 
 
+def test_the_decoder_process_loads_no_ray_stage_or_torch():
+    """It starts once per worker and sits beside it: Ray, the stages and torch (the fast
+    detector needs none of them) would cost it hundreds of MB and seconds to start."""
+    loaded = guarded(GuardSettings(), "any.mp4", 0.0, eval, "sorted(__import__('sys').modules)")
+    assert "cluster.video.shots" in loaded
+    assert not [m for m in loaded if m.split(".")[0] in ("ray", "torch") or m.startswith("cluster.stages")]
+
+
 def test_errors_of_the_decoder_come_back_as_they_are(tmp_path):
     (tmp_path / "bad.mp4").write_bytes(b"nope")
     with pytest.raises(ProbeError, match="bad.mp4"):

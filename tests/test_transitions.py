@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from media_files import clip, dissolve, fade_through, flash
-from cluster.stages.segment_stage import SegmentVideo, SplitSettings
+from cluster.stages.segment_stage import SegmentVideo
 from cluster.video.cuts import Boundary, CutParams, detect_boundaries, frame_stats
 from cluster.video.decode import iter_analysis_frames
 from cluster.video.guard import GuardSettings
+from cluster.video.shots import SplitSettings
 from cluster.video.synth import write_video
 
 FPS = 25

@@ -19,10 +19,11 @@ from test_pipeline import OFFLINE_SCORING
 
 from cluster.models import transnet
 from cluster.pipeline.segment_pass import choose_detector
-from cluster.stages.segment_stage import SegmentVideo, SplitSettings
+from cluster.stages.segment_stage import SegmentVideo
 from cluster.video.cuts import Boundary, CutParams, model_boundaries
 from cluster.video.decode import iter_analysis_frames, rgb_thumbnails
 from cluster.video.guard import GuardSettings
+from cluster.video.shots import SplitSettings
 from cluster.video.synth import write_video
 from jobs.config import parse_config
 from jobs.segment import run as run_segment

@@ -16,10 +16,11 @@ from cluster.progress import ChunkLedger, record_pass
 from cluster.stages.errors import error_fields
 from cluster.stages.keyframe_stage import DecodeKeyframes
 from cluster.stages.score_stage import ScoreSegments, ScoreSettings
-from cluster.stages.segment_stage import SegmentVideo, SplitSettings, input_fields
+from cluster.stages.segment_stage import SegmentVideo, input_fields
 from cluster.store import Store
 from cluster.video.cuts import CutParams
 from cluster.video.guard import GuardSettings
+from cluster.video.shots import SplitSettings
 from schemas.tables import CANDIDATES
 
 log = logging.getLogger(__name__)

@@ -147,7 +147,7 @@ def _call(fault: str | None, fn, args):
 
 
 if __name__ == "__main__":
-    import cluster.stages.segment_stage  # noqa: F401  (what decoding calls need, loaded before "ready")
-    import cluster.video.decode  # noqa: F401
+    # what decoding calls need (shots brings decode, probe and the detectors), loaded before "ready"
+    import cluster.video.shots  # noqa: F401
 
     _serve(Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False))

@@ -42,7 +42,8 @@ def pyav_decode(path: str) -> dict:
 
 
 def vidcurate(path: str) -> dict:
-    from cluster.stages.segment_stage import SegmentVideo, SplitSettings
+    from cluster.stages.segment_stage import SegmentVideo
+    from cluster.video.shots import SplitSettings
     from cluster.tokens.profiles import TokenProfile
     from cluster.tokens.sampling import plan_video
     from cluster.video.cuts import CutParams

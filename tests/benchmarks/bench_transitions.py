@@ -30,9 +30,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from media_files import clip, dissolve, fade_through, flash  # noqa: E402
 
-from cluster.stages.segment_stage import transition_probabilities  # noqa: E402
 from cluster.video.cuts import CutParams, detect_boundaries, model_boundaries  # noqa: E402
 from cluster.video.scan import scene_stats  # noqa: E402
+from cluster.video.shots import transition_probabilities  # noqa: E402
 from cluster.video.synth import write_video  # noqa: E402
 
 from bench_cuts import FPS, SHARED, SIZE, SOURCES  # noqa: E402
