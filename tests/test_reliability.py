@@ -48,12 +48,12 @@ def test_decoder_calls_run_in_a_child_and_return_their_result():
     assert guarded(GuardSettings(), "any.mp4", 0.0, os.getpid) != os.getpid()
 
 
-def test_the_decoder_process_loads_no_ray_stage_or_torch():
-    """It starts once per worker and sits beside it: Ray, the stages and torch (the fast
-    detector needs none of them) would cost it hundreds of MB and seconds to start."""
+def test_the_decoder_process_loads_neither_ray_nor_the_stages():
+    """It starts once per worker and sits beside it: Ray and the stages would cost it
+    hundreds of MB and seconds to start (torch comes only with split.detector: transnetv2)."""
     loaded = guarded(GuardSettings(), "any.mp4", 0.0, eval, "sorted(__import__('sys').modules)")
     assert "cluster.video.shots" in loaded
-    assert not [m for m in loaded if m.split(".")[0] in ("ray", "torch") or m.startswith("cluster.stages")]
+    assert not [m for m in loaded if m.split(".")[0] == "ray" or m.startswith("cluster.stages")]
 
 
 def test_errors_of_the_decoder_come_back_as_they_are(tmp_path):
