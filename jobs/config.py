@@ -189,8 +189,8 @@ class DecoderConfig(_Section):
     timeout_s: float = Field(120.0, gt=0, description="time limit of one decode call...")
     timeout_per_video_second: float = Field(1.0, ge=0, description="...plus this much per second of video it reads")
     retries: int = Field(1, ge=0, description="fresh-child retries after a crash or timeout")
-    inject_faults: dict[str, Literal["crash", "hang"]] = Field(
-        default_factory=dict, description="chaos testing: URI substring -> make the decoder crash or hang on it"
+    inject_faults: dict[str, Literal["crash", "hang", "bug"]] = Field(
+        default_factory=dict, description="chaos testing: URI substring -> make the decoder crash, hang, or raise as a bug of ours would"
     )
 
     def guard(self) -> GuardSettings:

@@ -26,8 +26,11 @@ from media_files import remux_elementary, write_with_pts
 from cluster.admission import ForbiddenInput, InputPolicy, check_uri
 from cluster.progress import committed_files
 from cluster.store import Store
+from cluster.stages.segment_stage import SegmentVideo
+from cluster.video.cuts import CutParams
 from cluster.video.guard import DecoderCrashed, DecoderTimeout, GuardSettings, guarded
 from cluster.video.probe import ProbeError, probe_video
+from cluster.video.shots import SplitSettings
 from cluster.video.synth import scene_frames, write_scene_video, write_video
 from jobs.config import parse_config
 from jobs.curate import run
@@ -76,6 +79,37 @@ def test_a_hanging_decoder_times_out_and_the_next_call_works():
         guarded(settings, "/data/stuck.mp4", 0.0, operator.mul, 1, 2)
     assert time.monotonic() - start < 10
     assert guarded(settings, "/data/fine.mp4", 0.0, operator.mul, 3, 2) == 6
+
+
+def test_a_bug_in_our_code_is_raised_not_turned_into_an_error_row(tmp_path):
+    path, _ = write_scene_video(tmp_path / "buggy.mp4", [1.5], seed=3)
+    for isolate in (False, True):
+        settings = SplitSettings("fixed", 1.0, 10.0, 2.0, CutParams(), GuardSettings(isolate=isolate, inject_faults={"buggy": "bug"}))
+        with pytest.raises(KeyError, match="injected bug"):
+            SegmentVideo(settings)({"uri": str(path), "input_index": 0})
+
+
+@pytest.mark.slow
+def test_a_bug_in_our_code_fails_the_job_with_its_traceback(ray_head, tmp_path):
+    """A corrupt video is one error row (see the matrix below); a stage that raises
+    KeyError stops the job non-zero instead of reporting every segment as errored."""
+    (tmp_path / "in").mkdir()
+    write_scene_video(tmp_path / "in" / "fine.mp4", [1.5], seed=1)
+    write_scene_video(tmp_path / "in" / "buggy.mp4", [1.5], seed=2)
+    config = tmp_path / "bug.json"
+    config.write_text(json.dumps({
+        "input": {"manifest": str(tmp_path / "in")},
+        "output": {"root": str(tmp_path / "out")},
+        "decoder": {"inject_faults": {"buggy": "bug"}},
+        **OFFLINE,
+    }))
+    env = {**ray_head["env"], "RAY_ADDRESS": ray_head["address"]}
+    job = subprocess.run([sys.executable, "-m", "jobs.segment", "--config", str(config)],
+                         env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert job.returncode not in (0, 2, 3), job.stderr[-2000:]
+    assert "Traceback" in job.stderr and "KeyError" in job.stderr and "injected bug" in job.stderr
+    written = pq.read_table(tmp_path / "out" / "candidates").to_pylist() if (tmp_path / "out" / "candidates").exists() else []
+    assert not [r for r in written if "buggy" in r["uri"]]
 
 
 # --- untrusted manifests -------------------------------------------------------------------

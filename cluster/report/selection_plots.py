@@ -18,6 +18,7 @@ from cluster.report.figures import save_figure  # noqa: E402
 from cluster.storage import local_copy  # noqa: E402
 from cluster.store import Store  # noqa: E402
 from cluster.video.decode import read_frames_at  # noqa: E402
+from cluster.video.guard import GuardSettings, guarded  # noqa: E402
 from schemas.tables import CANDIDATES, SELECTION  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -77,4 +78,5 @@ def _keyframe(row: dict):
     h = THUMB[0]
     w = max(1, round(h * probe["display_width"] / probe["display_height"]))
     with local_copy(row["uri"]) as path:
-        return read_frames_at(path, [times[len(times) // 2]], probe["start_time"], probe["rotation"], (h, w))[0]
+        args = (path, [times[len(times) // 2]], probe["start_time"], probe["rotation"], (h, w))
+        return guarded(GuardSettings(), row["uri"], 0.0, read_frames_at, *args)[0]

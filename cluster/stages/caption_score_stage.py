@@ -30,7 +30,7 @@ class ScoreCaptions:
         if scorable:
             try:
                 self._score(scorable)
-            except Exception as exc:
+            except torch.OutOfMemoryError as exc:  # the batch does not fit: its rows are marked, the job goes on
                 for r in scorable:
                     r.update(error_fields("caption_score", r["input"], exc))
         return table_from_rows(rows, PASS3_WORK)

@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 import logging
 
+import av
 import numpy as np
 import pyarrow as pa
 
 from cluster import metrics
-from cluster.caption.backends import CaptionRequest, Generation, open_captioner
+from cluster.caption.backends import open_captioner
+from cluster.caption.requests import CaptionRequest, Generation
 from cluster.caption.quality import caption_scores, parse_qa
 from cluster.caption.settings import CaptionConfig
 from cluster.stages.errors import error_fields
@@ -43,19 +45,15 @@ class CaptionSegments:
         rows = batch.to_pylist()
         ready = [r for r in rows if r["status"] == "ok" and self._load(r)]
         if ready:
-            try:
-                with metrics.timed("vidcurate_caption_batch_seconds", backend=self.cfg.backend):
-                    self._caption(ready)
-            except Exception as exc:  # a failure of the whole batch marks each row; the job goes on
-                for r in ready:
-                    r.update(error_fields("caption", r["input"], exc))
+            with metrics.timed("vidcurate_caption_batch_seconds", backend=self.cfg.backend):
+                self._caption(ready)
         return table_from_rows(rows, PASS3_WORK)
 
     def _load(self, row: dict) -> bool:
         try:
             row["_frames"] = self.read_frames(row)
             return True
-        except Exception as exc:
+        except (OSError, av.FFmpegError) as exc:  # the pass's own media, unreadable in the store
             row.update(error_fields("caption", row["input"], exc))
             return False
 

@@ -15,7 +15,7 @@ from PIL import Image
 from cluster import metrics
 from cluster.scores import REDUNDANCY_SIZE, frame_differences, redundancy_score
 from cluster.storage import check_unchanged, local_copy
-from cluster.stages.errors import error_fields
+from cluster.stages.errors import INPUT_ERRORS, error_fields
 from cluster.video.decode import read_frames_at
 from cluster.video.guard import GuardSettings, guarded
 
@@ -58,7 +58,7 @@ class DecodeKeyframes:
                 with metrics.timed("vidcurate_decode_seconds", stage="keyframes"):
                     frames = guarded(self.guard, row["uri"], 0.0, read_frames_at, *args)
             metrics.count("vidcurate_frames_decoded", len(frames), stage="keyframes")
-        except Exception as exc:
+        except INPUT_ERRORS as exc:
             return {**row, **error_fields("keyframes", row["uri"], exc)}
         diffs = frame_differences(np.stack([_gray(f) for f in frames]))
         return {

@@ -18,7 +18,7 @@ import pyarrow as pa
 from cluster import ids, metrics
 from cluster.samples import manifest_caption
 from cluster.storage import check_unchanged, local_copy
-from cluster.stages.errors import error_fields
+from cluster.stages.errors import INPUT_ERRORS, error_fields
 from cluster.store import Store
 from cluster.tokens.budget import OverBudget, fit_video
 from cluster.tokens.profiles import TokenProfile
@@ -68,7 +68,7 @@ class MaterializeSegment:
                 media = self._write(row, path, timestamps, plan, profile)
         except OverBudget as exc:
             return {**_identity(row), "status": "filtered", "reason": "over_token_budget", "error_message": str(exc)}
-        except Exception as exc:
+        except INPUT_ERRORS as exc:
             return {**_identity(row), **error_fields(stage, row["uri"], exc)}
         return {**_identity(row), "status": "ok", **self._sample(row, plan, profile, note, media)}
 

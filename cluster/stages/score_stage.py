@@ -62,7 +62,7 @@ class ScoreSegments:
         try:
             embeddings = self.embed_keyframes([b for r in rows for b in r["keyframes"]])
             texts = self._text_embeddings(rows)
-        except Exception as exc:  # a batch-level failure marks each row, the job goes on
+        except torch.OutOfMemoryError as exc:  # the batch does not fit: its rows are marked, the job goes on
             for r in rows:
                 r.update(error_fields("score", r["uri"], exc))
             return

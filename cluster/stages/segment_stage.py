@@ -7,7 +7,7 @@ A video that cannot be read yields exactly one error row, so no input disappears
 from __future__ import annotations
 
 from cluster import ids, metrics
-from cluster.stages.errors import error_fields
+from cluster.stages.errors import INPUT_ERRORS, error_fields
 from cluster.storage import fingerprint, local_copy
 from cluster.tokens.geometry import MAX_RATIO
 from cluster.video.guard import guarded
@@ -45,7 +45,7 @@ class SegmentVideo:
                     segments = guarded(guard, uri, probe.duration, segments_of, path, probe, self.settings)
                 if self.settings.mode == "scenes":
                     metrics.count("vidcurate_frames_decoded", probe.num_frames, stage="split")
-        except Exception as exc:
+        except INPUT_ERRORS as exc:
             return [{**base, **error_fields(stage, uri, exc)}]
         return [_segment_row(base, probe, i, seg) for i, seg in enumerate(segments)]
 

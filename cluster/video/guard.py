@@ -37,7 +37,7 @@ class GuardSettings:
     timeout_s: float = 120.0  # per call, plus per_second for each second of video it reads
     per_second: float = 1.0
     retries: int = 1
-    inject_faults: dict[str, str] = field(default_factory=dict)  # uri substring -> crash | hang (chaos tests)
+    inject_faults: dict[str, str] = field(default_factory=dict)  # uri substring -> crash | hang | bug (chaos tests)
 
     def limit(self, seconds_of_video: float = 0.0) -> float:
         return self.timeout_s + self.per_second * max(seconds_of_video, 0.0)
@@ -143,6 +143,8 @@ def _call(fault: str | None, fn, args):
         os.kill(os.getpid(), signal.SIGSEGV)
     if fault == "hang":
         time.sleep(3600)
+    if fault == "bug":  # stands for a mistake in vidcurate's own code, not in the input
+        raise KeyError(f"injected bug: no column {fn.__name__!r}")
     return fn(*args)
 
 
