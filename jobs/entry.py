@@ -13,7 +13,7 @@ import ray
 import yaml
 
 from cluster.accounting import AccountingError
-from cluster.caption.backends import CaptionUnavailable
+from cluster.caption.requests import CaptionUnavailable
 from cluster.models.transnet import TransNetUnavailable
 from cluster.pipeline.segment_pass import ScoringUnavailable
 from cluster.progress import has_run

@@ -10,7 +10,8 @@ import logging
 import sys
 
 from cluster.pipeline.select_pass import run_select_pass
-from cluster.progress import record_step, step_digest, step_is_current
+from cluster.progress import committed_files, record_step, step_digest, step_is_current
+from cluster.report.selection_plots import write_selection_report
 from cluster.store import Store
 from jobs.config import Config
 from jobs.entry import config_job, join_cluster, open_store, require
@@ -25,6 +26,8 @@ def apply(cfg: Config, store: Store) -> dict:
         log.info("select pass: candidates and thresholds unchanged since the last run; selection/ kept")
         return {"select": "unchanged"}
     outcomes, files = run_select_pass(cfg, store)
+    if cfg.dedup.report:
+        write_selection_report(store, files, committed_files(store, "segment", "candidates"))
     record_step(store, "select", digest, "selection", files)
     return {"select": dict(outcomes)}
 

@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from chat_server import ChatServer, Reply, first_image_key, prompt_of
-from cluster.caption.backends import CaptionRequest, CaptionUnavailable
+from cluster.caption.requests import CaptionRequest, CaptionUnavailable
 from cluster.caption.openai_backend import OpenAICaptioner
 from cluster.caption.placement import place_captioner
 from cluster.caption.quality import gate, parse_qa, repetition

@@ -7,7 +7,7 @@ from itertools import groupby
 
 import torch
 
-from cluster.caption.backends import CaptionRequest, Generation, user_turn
+from cluster.caption.requests import CaptionRequest, Generation, user_turn
 from cluster.caption.settings import CaptionConfig
 
 log = logging.getLogger(__name__)

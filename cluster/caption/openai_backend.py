@@ -19,7 +19,7 @@ import numpy as np
 import requests
 from PIL import Image
 
-from cluster.caption.backends import CaptionRequest, Generation
+from cluster.caption.requests import CaptionRequest, Generation
 from cluster.caption.settings import CaptionConfig
 
 log = logging.getLogger(__name__)

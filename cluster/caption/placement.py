@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from cluster.caption.backends import CaptionUnavailable
+from cluster.caption.requests import CaptionUnavailable
 from cluster.caption.settings import CaptionConfig
 
 log = logging.getLogger(__name__)

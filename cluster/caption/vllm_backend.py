@@ -10,7 +10,7 @@ import logging
 
 import numpy as np
 
-from cluster.caption.backends import CaptionRequest, CaptionUnavailable, Generation, user_turn
+from cluster.caption.requests import CaptionRequest, CaptionUnavailable, Generation, user_turn
 from cluster.caption.settings import CaptionConfig
 
 log = logging.getLogger(__name__)

@@ -17,14 +17,13 @@ import pyarrow.dataset as pads
 import ray
 
 from cluster import metrics
-from cluster.report.selection_plots import write_selection_report
 from cluster.selection.balance import balance
 from cluster.selection.clustering import choose_k, fit_centroids
 from cluster.progress import attempt_token, committed_files
 from cluster.sink import ShardWriter
 from cluster.stages.dedup_stage import assign_batch, dedup_bucket, embeddings_of
 from cluster.store import Store
-from schemas.tables import CANDIDATES, SELECTION
+from schemas.tables import CANDIDATES, SELECTION, SELECTION_SETTINGS
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +33,6 @@ CLUSTER_COLUMNS = [*THRESHOLD_COLUMNS, "video_id", "embedding"]
 # gigabytes of decoded 512-d batches in flight.
 SCAN = {"batch_size": 8192, "batch_readahead": 0, "fragment_readahead": 0}
 UDF_BATCH = 8192
-DEDUP_REASONS = ("near_duplicate", "source_cap", "cluster_cap")  # drops by dedup and caps, after the thresholds
-SELECTION_SETTINGS = "selection_settings.json"  # the thresholds and caps selection/ was made with
 SELECT_STAGING = "_select_staging"
 
 
@@ -92,8 +89,6 @@ def run_select_pass(cfg, store: Store) -> tuple[Counter, list[str]]:
     for reason, n in outcomes.items():
         if reason != "kept" and not reason.startswith("error:"):
             metrics.count("vidcurate_segments_filtered", n, reason=reason)
-    if cfg.dedup.report:
-        write_selection_report(store, writer.files, files)
     return outcomes, writer.files
 
 

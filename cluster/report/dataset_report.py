@@ -14,13 +14,12 @@ import numpy as np
 import pyarrow.compute as pc
 import yaml
 
-from cluster.pipeline.select_pass import DEDUP_REASONS, SELECTION_SETTINGS
 from cluster.progress import committed_files, step_files
 from cluster.report import figures
 from cluster.report.gallery import Tile, build_gallery
 from cluster.report.selection_plots import SELECTION_PLOTS
 from cluster.store import Store
-from schemas.tables import CANDIDATES, DATASET, SELECTION
+from schemas.tables import CANDIDATES, DATASET, DEDUP_REASONS, SELECTION, SELECTION_SETTINGS
 
 GALLERY_SIZE = 24
 RUN_OUTPUTS = ("summary.json", SELECTION_SETTINGS, "config.yaml", "trainer_args.json", "_progress/segment.json",

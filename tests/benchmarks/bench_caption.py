@@ -24,7 +24,8 @@ import numpy as np
 import ray
 from ray.data import ActorPoolStrategy
 
-from cluster.caption.backends import CaptionRequest, open_captioner
+from cluster.caption.backends import open_captioner
+from cluster.caption.requests import CaptionRequest
 from cluster.caption.settings import CaptionConfig
 from cluster.stages.caption_stage import CaptionSegments
 from cluster.video.decode import read_frames_at
