@@ -11,8 +11,8 @@ from cluster.tokens.sampling import plan_image, plan_video
 from cluster.video.synth import scene_frames, write_video
 
 os.environ.setdefault("FORCE_QWENVL_VIDEO_READER", "decord")
-qvu = pytest.importorskip("qwen_vl_utils.vision_process")
-transformers = pytest.importorskip("transformers")
+# the test extra installs qwen-vl-utils and transformers: a missing one fails, never skips
+import qwen_vl_utils.vision_process as qvu  # noqa: E402
 from transformers import Qwen2VLImageProcessor, Qwen2VLVideoProcessor  # noqa: E402
 from transformers.video_utils import VideoMetadata  # noqa: E402
 
