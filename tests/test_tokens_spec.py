@@ -1,4 +1,4 @@
-"""Placeholder counts reproduce every worked example of ../shared/token-spec.md."""
+"""Placeholder counts reproduce every worked example of docs/token-spec.md."""
 
 import pytest
 

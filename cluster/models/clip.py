@@ -65,15 +65,6 @@ def load(spec: ClipSpec, device: str) -> tuple[torch.nn.Module, object, object]:
     return model.eval(), preprocess, open_clip.get_tokenizer(spec.model)
 
 
-def input_size(preprocess) -> int:
-    """The square side the model's preprocess produces (224 for ViT-B-32/L-14)."""
-    for t in getattr(preprocess, "transforms", []):
-        size = getattr(t, "size", None)
-        if size is not None:
-            return size if isinstance(size, int) else size[0]
-    raise ValueError("cannot find the input size in the CLIP preprocess")
-
-
 @dataclass(frozen=True)
 class TensorPreprocess:
     """open_clip's image preprocess (shorter side to `size`, bicubic with antialiasing,

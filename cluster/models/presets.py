@@ -12,7 +12,7 @@ PRESETS = {
 }
 
 
-def resolve(scoring) -> tuple[ClipSpec, HeadSpec | None]:
+def resolve(scoring) -> tuple[ClipSpec, HeadSpec]:
     """The config's scoring section as concrete model specs (explicit keys win)."""
     model, tag, head = PRESETS[scoring.preset]
     random_init = scoring.preset == "random"

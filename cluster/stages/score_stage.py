@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class ScoreSettings:
     clip: clip.ClipSpec
-    head: aesthetic.HeadSpec | None
+    head: aesthetic.HeadSpec
     head_path: str | None
     aggregate: str  # mean | min
     meaningful: bool  # False for randomly initialised weights
@@ -44,10 +44,8 @@ class ScoreSegments:
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.model, self.preprocess, self.tokenizer = clip.load(settings.clip, self.device)
         self.gpu_preprocess = clip.TensorPreprocess.of(self.preprocess) if self.device == "cuda" else None
-        self.head = None
-        if settings.head:
-            weights = None if settings.clip.random_init else aesthetic.head_weights(settings.head, settings.head_path)
-            self.head = aesthetic.build_head(settings.head, weights).to(self.device)
+        weights = None if settings.clip.random_init else aesthetic.head_weights(settings.head, settings.head_path)
+        self.head = aesthetic.build_head(settings.head, weights).to(self.device)
         log.info("scoring with %s on %s", settings.clip.label, self.device)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
@@ -97,17 +95,13 @@ class ScoreSegments:
 
     def _row_scores(self, frames: np.ndarray, text: np.ndarray | None) -> dict:
         s = self.settings
-        scores = {
+        per_frame = aesthetic.score(self.head, torch.from_numpy(frames).to(self.device)).cpu().numpy()
+        return {
             "embedding": pooled_embedding(frames).tolist(),
             "clip_similarity": text_similarity(frames, text) if text is not None else None,
             "clip_model": s.clip.label,
             "scores_meaningful": s.meaningful,
+            "aesthetic": aggregate(per_frame, s.aggregate),
+            "aesthetic_frames": per_frame.astype(float).tolist(),
+            "aesthetic_model": s.head.name,
         }
-        if self.head is not None:
-            per_frame = aesthetic.score(self.head, torch.from_numpy(frames).to(self.device)).cpu().numpy()
-            scores.update(
-                aesthetic=aggregate(per_frame, s.aggregate),
-                aesthetic_frames=per_frame.astype(float).tolist(),
-                aesthetic_model=s.head.name,
-            )
-        return scores

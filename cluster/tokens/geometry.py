@@ -1,6 +1,6 @@
 """Qwen-VL vision geometry: resizing to the patch grid and placeholder counts.
 
-Follows ../shared/token-spec.md, which was derived from qwen-vl-utils 0.0.14 and
+Follows docs/token-spec.md, which was derived from qwen-vl-utils 0.0.14 and
 transformers' Qwen2-VL processors; tests check these functions against both libraries.
 """
 

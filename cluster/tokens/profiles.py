@@ -1,7 +1,7 @@
 """Token profiles: which trainer-side consumer reads the media, and with what parameters.
 
 A profile fixes every knob that changes placeholder counts. Unset fields take the
-consumer's documented defaults (../shared/token-spec.md), so two profiles that resolve to the
+consumer's documented defaults (docs/token-spec.md), so two profiles that resolve to the
 same parameters always produce the same counts.
 """
 
