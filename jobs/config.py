@@ -15,6 +15,7 @@ from cluster.caption.settings import CaptionConfig
 from cluster.samples import DEFAULT_IMAGE_INSTRUCTIONS, DEFAULT_INSTRUCTIONS
 from cluster.tokens.profiles import TokenProfile
 from cluster.video.guard import GuardSettings
+from schemas.digest import outside_digest, shaping
 
 
 class ConfigError(ValueError):
@@ -27,7 +28,10 @@ class _Section(BaseModel):
 
 class InputConfig(_Section):
     manifest: str = Field(description="folder, glob, or .jsonl/.parquet table with a `uri` column")
-    chunk_size: int = Field(64, ge=1, description="videos per committed chunk: the unit a resumed run skips or redoes")
+    chunk_size: int = Field(
+        64, ge=1, description="videos per committed chunk: the unit a resumed run skips or redoes",
+        json_schema_extra=outside_digest("how inputs are batched into commits"),
+    )
     allowed_schemes: list[str] = Field(
         default_factory=lambda: ["file", "s3", "gs", "http", "https"],
         description="URI schemes an input may use; others are refused as errored inputs",
@@ -42,12 +46,19 @@ class InputConfig(_Section):
 
 
 class OutputConfig(_Section):
-    root: str = Field(min_length=1, description="local folder, a mount every node shares, or an object-store URI (s3://bucket/prefix)")
+    root: str = Field(
+        min_length=1, description="local folder, a mount every node shares, or an object-store URI (s3://bucket/prefix)",
+        json_schema_extra=outside_digest("where the output goes"),
+    )
     storage_options: dict[str, Any] = Field(
         default_factory=dict,
         description="options for the root's fsspec filesystem, e.g. {endpoint_url: http://minio:9000} for an S3-compatible store",
+        json_schema_extra=outside_digest("how the output root is reached"),
     )
-    shared_mount: bool = Field(False, description="a local-path root that every node mounts (NFS, a ReadWriteMany volume)")
+    shared_mount: bool = Field(
+        False, description="a local-path root that every node mounts (NFS, a ReadWriteMany volume)",
+        json_schema_extra=outside_digest("how the output root is reached"),
+    )
     rows_per_shard: int = Field(1000, ge=1)
     media: Literal["frames", "clip", "both"] = "frames"
     jpeg_quality: int = Field(90, ge=1, le=100)
@@ -138,9 +149,12 @@ class ScoringConfig(_Section):
     aesthetic_head_path: str | None = Field(None, description="local copy of the aesthetic head's weights")
     aesthetic_aggregate: Literal["mean", "min"] = "mean"
     keyframes: int = Field(4, ge=1, le=64)
-    batch_size: int = Field(16, ge=1, description="segments per actor call")
-    actors: int = Field(1, ge=1, description="most scoring actors")
-    cpus_per_actor: float = Field(1, gt=0, description="CPUs each scoring actor reserves (its torch threads on CPU)")
+    batch_size: int = Field(16, ge=1, description="segments per actor call", json_schema_extra=outside_digest("throughput only"))
+    actors: int = Field(1, ge=1, description="most scoring actors", json_schema_extra=outside_digest("throughput only"))
+    cpus_per_actor: float = Field(
+        1, gt=0, description="CPUs each scoring actor reserves (its torch threads on CPU)",
+        json_schema_extra=outside_digest("throughput only"),
+    )
 
 
 class FilterConfig(_Section):
@@ -208,32 +222,21 @@ class Config(_Section):
     split: SplitConfig = SplitConfig()
     tokens: TokensConfig = TokensConfig()
     scoring: ScoringConfig = ScoringConfig()
-    filters: FilterConfig = FilterConfig()
-    dedup: DedupConfig = DedupConfig()
+    # the select pass re-applies these without touching a video, under its own digest
+    filters: FilterConfig = Field(FilterConfig(), json_schema_extra=outside_digest("the select pass's own digest"))
+    dedup: DedupConfig = Field(DedupConfig(), json_schema_extra=outside_digest("the select pass's own digest"))
     sample: SampleConfig = SampleConfig()
     caption: CaptionConfig = CaptionConfig()
-    decoder: DecoderConfig = DecoderConfig()
-    ray: RayConfig = RayConfig()
+    decoder: DecoderConfig = Field(DecoderConfig(), json_schema_extra=outside_digest("limits and retries of decoding"))
+    ray: RayConfig = Field(RayConfig(), json_schema_extra=outside_digest("which cluster runs it"))
 
     def digest(self, sections: tuple[str, ...] | None = None) -> str:
-        """Hash of everything that shapes the output (not where it goes or how Ray runs),
-        or of the given sections only."""
-        runtime = {"replicas", "gpus_per_replica", "cpus_per_replica", "batch_size", "allow_cpu_fallback", "openai", "vllm"}
-        shaping = self.model_dump(
-            exclude={
-                "input": {"chunk_size"},
-                "output": {"root", "storage_options", "shared_mount"},
-                "ray": True,
-                "decoder": True,
-                "filters": True,
-                "dedup": True,
-                "scoring": {"actors", "cpus_per_actor", "batch_size"},
-                "caption": runtime,
-            }
-        )
+        """Hash of every field that shapes the output (those not marked outside_digest:
+        schemas/digest.py), or of the given sections only."""
+        shapes = shaping(self)
         if sections:
-            shaping = {name: shaping[name] for name in sections}
-        return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:16]
+            shapes = {name: shapes[name] for name in sections}
+        return hashlib.sha256(json.dumps(shapes, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def load_config(path: str | Path, overrides: dict | None = None) -> Config:

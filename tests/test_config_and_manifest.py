@@ -6,9 +6,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from jobs.config import ConfigError, load_config, parse_config
+from jobs.config import Config, ConfigError, load_config, parse_config
 from jobs.curate import main
 from jobs.manifest import ManifestError, read_manifest
+from schemas.digest import outside
 
 BASE = {"input": {"manifest": "x"}, "output": {"root": "o"}}
 
@@ -74,3 +75,23 @@ def test_manifest_problems_are_errors(tmp_path):
     (tmp_path / "m.jsonl").write_text('{"path": "a.mp4"}\n')
     with pytest.raises(ManifestError, match="row 0: needs a non-empty string `uri`"):
         read_manifest(str(tmp_path / "m.jsonl"))
+
+
+def test_only_fields_that_say_why_are_left_out_of_the_config_digest():
+    """Config.digest decides which passes a rerun redoes: a new field is in it unless its
+    definition marks it outside, with a reason, and this list changes with it."""
+    assert outside(Config) == [
+        "input.chunk_size",
+        "output.root", "output.storage_options", "output.shared_mount",
+        "scoring.batch_size", "scoring.actors", "scoring.cpus_per_actor",
+        "filters", "dedup",
+        "caption.allow_cpu_fallback", "caption.replicas", "caption.gpus_per_replica", "caption.cpus_per_replica",
+        "caption.batch_size", "caption.openai", "caption.vllm",
+        "decoder", "ray",
+    ]
+    base = {"input": {"manifest": "videos/"}, "output": {"root": "/data/out"}}
+    digest = parse_config(base).digest()
+    moved = parse_config({**base, "output": {"root": "s3://elsewhere/out"}, "scoring": {"actors": 8}, "ray": {"num_cpus": 4}})
+    assert moved.digest() == digest
+    assert parse_config({**base, "split": {"detector": "transnetv2"}}).digest() != digest
+    assert parse_config({**base, "caption": {"batch_timeout_s": 60}}).digest() != digest

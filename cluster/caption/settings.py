@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from schemas.digest import outside_digest
+
 DEFAULT_SHORT_PROMPT = (
     "Describe this video in one sentence: the main subject, what happens, and the setting."
 )
@@ -65,21 +67,24 @@ class CaptionConfig(_Section):
     backend: Literal["none", "transformers", "vllm", "openai", "tiny-random"] = "none"
     model: str | None = Field(None, description="HF model id or local path (transformers, vllm); served model name (openai)")
     device: Literal["auto", "cuda", "cpu"] = Field("auto", description="transformers: auto uses a GPU when the cluster has one")
-    allow_cpu_fallback: bool = Field(False, description="run a cuda-configured transformers captioner on CPU when the cluster has no GPU")
+    allow_cpu_fallback: bool = Field(
+        False, description="run a cuda-configured transformers captioner on CPU when the cluster has no GPU",
+        json_schema_extra=outside_digest("where the captioner runs"),
+    )
     expect_gpus: bool = Field(False, description="request GPUs even when none is up yet (GPU workers autoscale from zero)")
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
-    replicas: int = Field(1, ge=1, description="captioner actors")
-    gpus_per_replica: float = Field(1, gt=0)
-    cpus_per_replica: float = Field(1, gt=0)
-    batch_size: int = Field(8, ge=1, description="segments per actor call")
+    replicas: int = Field(1, ge=1, description="captioner actors", json_schema_extra=outside_digest("throughput only"))
+    gpus_per_replica: float = Field(1, gt=0, json_schema_extra=outside_digest("throughput only"))
+    cpus_per_replica: float = Field(1, gt=0, json_schema_extra=outside_digest("throughput only"))
+    batch_size: int = Field(8, ge=1, description="segments per actor call", json_schema_extra=outside_digest("throughput only"))
     batch_timeout_s: float = Field(600.0, gt=0, description="generation time limit per batch (local backends)")
     short_prompt: str = DEFAULT_SHORT_PROMPT
     detailed_prompt: str = DEFAULT_DETAILED_PROMPT
     qa_pairs: int = Field(0, ge=0, le=10, description="question-answer pairs per segment (0: none)")
     qa_prompt: str = DEFAULT_QA_PROMPT
     generation: GenerationSettings = GenerationSettings()
-    openai: OpenAISettings = OpenAISettings()
-    vllm: VLLMSettings = VLLMSettings()
+    openai: OpenAISettings = Field(OpenAISettings(), json_schema_extra=outside_digest("how the server is reached"))
+    vllm: VLLMSettings = Field(VLLMSettings(), json_schema_extra=outside_digest("how the engine runs"))
     gates: GateSettings = GateSettings()
 
     @model_validator(mode="after")
