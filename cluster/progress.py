@@ -24,8 +24,9 @@ import pyarrow as pa
 
 from cluster.sink import ShardWriter
 from cluster.store import Store
+from schemas.layout import RUN
 
-PROGRESS = "_progress"
+PROGRESS = RUN.progress
 
 
 def attempt_token() -> str:

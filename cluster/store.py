@@ -29,6 +29,7 @@ import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
 from cluster.storage import is_remote, local_path
+from schemas.layout import RUN
 
 
 SPOOL = 32 << 20
@@ -213,7 +214,7 @@ class Store:
     def check_writable(self) -> None:
         """Write, read back and delete a small object; a store that cannot be used stops the
         run here, before any work, naming the root and the keys that reach it."""
-        probe = f"_progress/.probe-{uuid.uuid4().hex[:8]}"
+        probe = f"{RUN.progress}/.probe-{uuid.uuid4().hex[:8]}"
         try:
             self.write_text(probe, "vidcurate")
             if self.read_text(probe) != "vidcurate":

@@ -24,6 +24,7 @@ from jobs.config import Config, ConfigError, load_config
 from jobs.manifest import ManifestError
 from jobs.ray_session import connect
 from schemas.exports import ExportError
+from schemas.layout import RUN
 
 
 class PassOrderError(ValueError):
@@ -55,7 +56,7 @@ def output_root(cfg: Config) -> Store:
     under beside the results."""
     store = open_store(cfg)
     store.check_writable()
-    store.write_text("config.yaml", yaml.safe_dump(cfg.model_dump(), sort_keys=False))
+    store.write_text(RUN.config, yaml.safe_dump(cfg.model_dump(), sort_keys=False))
     return store
 
 

@@ -23,6 +23,7 @@ from cluster.tokens.text import check_tokenizer
 from jobs.config import Config
 from jobs.entry import config_job, join_cluster, open_store, output_root, require
 from jobs.manifest import read_manifest
+from schemas.layout import RUN
 
 log = logging.getLogger("vidcurate")
 
@@ -54,7 +55,7 @@ def finish(cfg: Config, manifest: list[dict], store: Store, captioning: CaptionP
         summary = run_materialize_pass(cfg, manifest, store, captioning)
     record.chunks["materialize"] = summary.pop("chunks")
     summary.update(record.as_summary())
-    store.write_json("summary.json", summary)
+    store.write_json(RUN.summary, summary)
     check(summary)
     log.info("report written to %s", write_report(store))
     return summary

@@ -15,6 +15,7 @@ from cluster.report.selection_plots import write_selection_report
 from cluster.store import Store
 from jobs.config import Config
 from jobs.entry import config_job, join_cluster, open_store, require
+from schemas.layout import RUN
 
 log = logging.getLogger("vidcurate")
 
@@ -27,8 +28,8 @@ def apply(cfg: Config, store: Store) -> dict:
         return {"select": "unchanged"}
     outcomes, files = run_select_pass(cfg, store)
     if cfg.dedup.report:
-        write_selection_report(store, files, committed_files(store, "segment", "candidates"))
-    record_step(store, "select", digest, "selection", files)
+        write_selection_report(store, files, committed_files(store, "segment", RUN.candidates))
+    record_step(store, "select", digest, RUN.selection, files)
     return {"select": dict(outcomes)}
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from cluster.progress import committed_files
 from cluster.store import Store
+from schemas.layout import RUN
 from schemas.tables import DATASET
 from schemas.trainer import DATASET_NAME, dataset_info
 
@@ -34,7 +35,7 @@ def export(store: Store, fmt: str, out: Path | None) -> str:
     local files: the media are then copied down under `out` (resumably)."""
     if fmt not in CONSUMER:
         raise ExportError(f"unknown export format {fmt!r}; use one of {sorted(CONSUMER)}")
-    shards = committed_files(store, "materialize", "dataset")
+    shards = committed_files(store, "materialize", RUN.dataset)
     profiles = {p.split(":")[0] for p in _column(store, shards, "token_profile")}
     if profiles - {CONSUMER[fmt]}:
         raise ExportError(
@@ -44,7 +45,7 @@ def export(store: Store, fmt: str, out: Path | None) -> str:
     target = Store(str(out)) if out is not None else Store(store.uri(f"exports/{fmt}"), store.options)
     root = store.uri()
     if out is not None and store.remote:
-        store.download(store.files("media"), str(out))
+        store.download(store.files(RUN.media), str(out))
         root = target.uri()
     if fmt == "qwen-vl-finetune":
         name = f"{DATASET_NAME}_qwen_vl_finetune.json"

@@ -73,7 +73,6 @@ CANDIDATES = pa.schema(
 )
 
 # Pass 2: the decision for every candidate row.
-SELECTION_SETTINGS = "selection_settings.json"  # the thresholds and caps selection/ was made with
 DEDUP_REASONS = ("near_duplicate", "source_cap", "cluster_cap")  # drops by dedup and caps, after the thresholds
 SELECTION = pa.schema(
     [

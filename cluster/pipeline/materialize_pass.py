@@ -28,6 +28,7 @@ from cluster.stages.caption_stage import CaptionSegments
 from cluster.stages.compose_stage import ComposeSamples, ComposeSettings
 from cluster.stages.materialize_stage import MaterializeSegment, SampleSettings
 from cluster.store import Store
+from schemas.layout import RUN
 from schemas.tables import CANDIDATES, DATASET, ERRORS, INPUTS, SELECTION, table_from_rows
 from schemas.trainer import dataset_info, trainer_args
 
@@ -63,7 +64,7 @@ def run_materialize_pass(cfg, manifest: list[dict], store: Store, captioning: Ca
     The driver reads only the accounting columns of candidates/ and selection/; a chunk's
     full rows (embeddings and all) are read on a worker when the pipeline reaches it, so the
     driver's memory stays small at millions of segments."""
-    candidate_files = committed_files(store, "segment", "candidates")
+    candidate_files = committed_files(store, "segment", RUN.candidates)
     candidates = store.dataset(candidate_files, CANDIDATES)
     accounting = candidates.to_table(columns=ACCOUNTING_COLUMNS).to_pylist()
     decisions = store.dataset(step_files(store, "select"), SELECTION).to_table(
@@ -80,7 +81,7 @@ def run_materialize_pass(cfg, manifest: list[dict], store: Store, captioning: Ca
         if row["status"] != "error" and row["segment_id"] in clustering:
             kept[row["input_index"] // size].append(row["segment_id"])
 
-    ledger = ChunkLedger(store, "materialize", cfg.digest(), ("dataset", "errors"))
+    ledger = ChunkLedger(store, "materialize", cfg.digest(), (RUN.dataset, RUN.errors))
     done = ledger.committed({c: sorted(ids) for c, ids in kept.items()})
     todo = {c: sorted(ids) for c, ids in kept.items() if c not in done}
     log.info("materialize pass: %d chunks; %d committed by an earlier run", chunks, len(done))
@@ -100,15 +101,15 @@ def run_materialize_pass(cfg, manifest: list[dict], store: Store, captioning: Ca
     failed = {sid: why for o in outcomes.values() for sid, (kind, why) in o["segments"].items() if kind == "error"}
     selection.update({sid: why for o in outcomes.values() for sid, (kind, why) in o["segments"].items() if kind == "filtered"})
     summary, per_input = summarize(manifest, accounting, selection, written, failed)
-    with store.open_write("inputs.parquet") as f:
+    with store.open_write(RUN.inputs) as f:
         pq.write_table(table_from_rows(per_input, INPUTS), f)
     summary["samples"] = sum(o["rows"] for o in outcomes.values())
     summary["chunks"] = {"chunks": chunks, "committed_before": len(done), "run": len(todo)}
     record_pass(store, "materialize", summary["chunks"])
     max_tokens = max((o["max_tokens"] for o in outcomes.values()), default=0)
-    store.write_json("dataset_info.json", dataset_info(cfg.sample.include_image or cfg.sample.image_samples))
+    store.write_json(RUN.dataset_info, dataset_info(cfg.sample.include_image or cfg.sample.image_samples))
     args = trainer_args(cfg.tokens.profile(), store.uri(), max_tokens, text_counted=cfg.tokens.tokenizer is not None)
-    store.write_json("trainer_args.json", args)
+    store.write_json(RUN.trainer_args, args)
     log.info("materialize pass: %d samples from %d segments, %d segment errors", summary["samples"], len(written), len(failed))
     return summary
 
@@ -119,12 +120,12 @@ def _remove_unreferenced_media(store: Store) -> None:
     that were killed. Media are `media/<xx>/<sample id>/...` frames and
     `media/<xx>/<sample id>.mp4` clips, named by ids only."""
     referenced: set[str] = set()
-    dataset = store.dataset(committed_files(store, "materialize", "dataset"), DATASET)
+    dataset = store.dataset(committed_files(store, "materialize", RUN.dataset), DATASET)
     for batch in dataset.to_batches(columns=["videos", "video_clips", "images"]):
         for row in batch.to_pylist():
             paths = [frames[0] for frames in row["videos"] if frames] + row["video_clips"] + row["images"]
             referenced.update(_media_entry(path) for path in paths)
-    unreferenced = [f for f in store.files("media") if _media_entry(f) not in referenced]
+    unreferenced = [f for f in store.files(RUN.media) if _media_entry(f) not in referenced]
     store.delete(unreferenced)
     if unreferenced:
         log.info("materialize pass: removed %d media files no sample refers to", len(unreferenced))
@@ -164,8 +165,8 @@ class SampleAssembler:
         segments = self.rows[chunk]
         if not all(_complete(got) for got in segments.values()):
             return
-        samples = self.ledger.writer(chunk, "dataset", DATASET, self.rows_per_shard)
-        errors = self.ledger.writer(chunk, "errors", ERRORS, self.rows_per_shard)
+        samples = self.ledger.writer(chunk, RUN.dataset, DATASET, self.rows_per_shard)
+        errors = self.ledger.writer(chunk, RUN.errors, ERRORS, self.rows_per_shard)
         for row in self.failed_before(chunk):
             errors.add(row)
         outcome: dict[str, list] = {}

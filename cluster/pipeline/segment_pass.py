@@ -21,6 +21,7 @@ from cluster.store import Store
 from cluster.video.cuts import CutParams
 from cluster.video.guard import GuardSettings
 from cluster.video.shots import SplitSettings
+from schemas.layout import RUN
 from schemas.tables import CANDIDATES
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ def run_segment_pass(cfg, manifest: list[dict], store: Store, scoring: ScoreSett
     entries = [{**row, "input_index": i} for i, row in enumerate(manifest)]
     size = cfg.input.chunk_size
     chunks = [entries[i : i + size] for i in range(0, len(entries), size)]
-    ledger = ChunkLedger(store, "segment", cfg.digest(("input", "split", "scoring")), ("candidates",))
+    ledger = ChunkLedger(store, "segment", cfg.digest(("input", "split", "scoring")), (RUN.candidates,))
     done = ledger.committed({c: [r["uri"] for r in rows] for c, rows in enumerate(chunks)})
     todo = {c: rows for c, rows in enumerate(chunks) if c not in done}
     log.info("segment pass: %d chunks of up to %d inputs; %d committed by an earlier run", len(chunks), size, len(done))
@@ -147,7 +148,7 @@ class ChunkAssembler:
         inputs = self.rows[chunk]
         if not all(got and len(got) == (got[0]["video_rows"] or 1) for got in inputs.values()):
             return
-        writer = self.ledger.writer(chunk, "candidates", CANDIDATES, self.rows_per_shard)
+        writer = self.ledger.writer(chunk, RUN.candidates, CANDIDATES, self.rows_per_shard)
         for index in sorted(inputs):
             for row in sorted(inputs[index], key=lambda r: r.get("segment_index") or 0):
                 writer.add(row)

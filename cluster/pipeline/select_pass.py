@@ -17,13 +17,14 @@ import pyarrow.dataset as pads
 import ray
 
 from cluster import metrics
+from cluster.progress import attempt_token, committed_files
 from cluster.selection.balance import balance
 from cluster.selection.clustering import choose_k, fit_centroids
-from cluster.progress import attempt_token, committed_files
 from cluster.sink import ShardWriter
 from cluster.stages.dedup_stage import assign_batch, dedup_bucket, embeddings_of
 from cluster.store import Store
-from schemas.tables import CANDIDATES, SELECTION, SELECTION_SETTINGS
+from schemas.layout import RUN
+from schemas.tables import CANDIDATES, SELECTION
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ def eligible(batch: pa.Table, filters) -> pa.Table:
 def run_select_pass(cfg, store: Store) -> tuple[Counter, list[str]]:
     """Decide every candidate; returns the outcome counts and the selection/ files written
     (under names unique to this attempt: the step's marker commits them)."""
-    files = committed_files(store, "segment", "candidates")
+    files = committed_files(store, "segment", RUN.candidates)
     candidates = store.dataset(files, CANDIDATES)
     table = _threshold_decisions(candidates, cfg.filters)
     if cfg.dedup.enabled:
@@ -80,10 +81,10 @@ def run_select_pass(cfg, store: Store) -> tuple[Counter, list[str]]:
     for name in SELECTION.names:
         if name not in table.column_names:
             table = table.append_column(name, pa.nulls(table.num_rows, SELECTION.field(name).type))
-    writer = ShardWriter(store, "selection", SELECTION, cfg.output.rows_per_shard, prefix=f"part-{attempt_token()}")
+    writer = ShardWriter(store, RUN.selection, SELECTION, cfg.output.rows_per_shard, prefix=f"part-{attempt_token()}")
     writer.add_table(table.select(SELECTION.names))
     writer.close()
-    store.write_json(SELECTION_SETTINGS, cfg.model_dump(include={"filters", "dedup"}))
+    store.write_json(RUN.selection_settings, cfg.model_dump(include={"filters", "dedup"}))
     outcomes = Counter({(r["values"] or "kept"): r["counts"] for r in pc.value_counts(reason).to_pylist()})
     log.info("select pass: %s", dict(outcomes))
     for reason, n in outcomes.items():

@@ -19,11 +19,12 @@ from cluster.report import figures
 from cluster.report.gallery import Tile, build_gallery
 from cluster.report.selection_plots import SELECTION_PLOTS
 from cluster.store import Store
-from schemas.tables import CANDIDATES, DATASET, DEDUP_REASONS, SELECTION, SELECTION_SETTINGS
+from schemas.layout import RUN
+from schemas.tables import CANDIDATES, DATASET, DEDUP_REASONS, SELECTION
 
 GALLERY_SIZE = 24
-RUN_OUTPUTS = ("summary.json", SELECTION_SETTINGS, "config.yaml", "trainer_args.json", "_progress/segment.json",
-               "_progress/select.json", "_progress/materialize.json")
+RUN_OUTPUTS = (RUN.summary, RUN.selection_settings, RUN.config, RUN.trainer_args,
+               *(f"{RUN.progress}/{step}.json" for step in ("segment", "select", "materialize")))
 
 
 class ReportError(ValueError):
@@ -38,17 +39,17 @@ def write_report(store: Store) -> str:
             raise ReportError(f"{store.uri(needed)} does not exist; the report needs a finished run (vidcurate run)")
     with tempfile.TemporaryDirectory(prefix="vidcurate-report-") as tmp:
         _draw(store, Path(tmp))
-        store.upload(tmp, "report")
-    return store.uri("report/index.html")
+        store.upload(tmp, RUN.report)
+    return store.uri(f"{RUN.report}/index.html")
 
 
 def _draw(store: Store, folder: Path) -> None:
-    summary = store.read_json("summary.json")
-    filters = store.read_json(SELECTION_SETTINGS)["filters"]
-    config = yaml.safe_load(store.read_text("config.yaml"))
-    trainer = store.read_json("trainer_args.json")
+    summary = store.read_json(RUN.summary)
+    filters = store.read_json(RUN.selection_settings)["filters"]
+    config = yaml.safe_load(store.read_text(RUN.config))
+    trainer = store.read_json(RUN.trainer_args)
 
-    candidates = store.dataset(committed_files(store, "segment", "candidates"), CANDIDATES).to_table(
+    candidates = store.dataset(committed_files(store, "segment", RUN.candidates), CANDIDATES).to_table(
         columns=["input_index", "segment_id", "duration_s", "display_aspect_ratio", "aesthetic", "clip_similarity",
                  "scores_meaningful"],
         filter=pc.is_valid(pc.field("segment_id")),
@@ -56,7 +57,7 @@ def _draw(store: Store, folder: Path) -> None:
     reasons = store.dataset(step_files(store, "select"), SELECTION).to_table(
         columns=["drop_reason"], filter=pc.is_valid(pc.field("segment_id"))
     ).column("drop_reason")
-    dataset = store.dataset(committed_files(store, "materialize", "dataset"), DATASET)
+    dataset = store.dataset(committed_files(store, "materialize", RUN.dataset), DATASET)
     counts = dataset.to_table(columns=["total_tokens", "text_tokens"])
     tokens = counts.column("total_tokens").to_numpy(zero_copy_only=False).astype(np.int64)
     text_counted = counts.num_rows > 0 and counts.column("text_tokens").null_count == 0
@@ -71,7 +72,7 @@ def _draw(store: Store, folder: Path) -> None:
     budget = config["tokens"].get("max_total_tokens")
     plots["tokens"] = figures.tokens_per_sample(tokens, trainer["profile"], text_counted, budget, folder / "tokens.png")
     for written in SELECTION_PLOTS:  # drawn by the select pass (dedup.report), already in report/
-        if store.exists(f"report/{written}"):
+        if store.exists(f"{RUN.report}/{written}"):
             plots[Path(written).stem] = folder / written
     tiles = build_gallery(store, dataset, folder / "gallery", GALLERY_SIZE)
 

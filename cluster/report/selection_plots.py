@@ -19,6 +19,7 @@ from cluster.storage import local_copy  # noqa: E402
 from cluster.store import Store  # noqa: E402
 from cluster.video.decode import read_frames_at  # noqa: E402
 from cluster.video.guard import GuardSettings, guarded  # noqa: E402
+from schemas.layout import RUN  # noqa: E402
 from schemas.tables import CANDIDATES, SELECTION  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -34,12 +35,12 @@ def write_selection_report(store: Store, selection_files: list[str], candidate_f
         sizes, reasons, duplicates = (Path(tmp) / name for name in SELECTION_PLOTS)
         written = [_cluster_sizes(selection, sizes), _drop_reasons(selection, reasons)]
         pairs = [(r["segment_id"], r["duplicate_of"]) for r in selection.to_pylist() if r["duplicate_of"]][:PAIRS]
-        if store.exists(f"report/{duplicates.name}"):  # a rerun that finds none must not show the last run's pairs
-            store.delete([f"report/{duplicates.name}"])
+        if store.exists(f"{RUN.report}/{duplicates.name}"):  # a rerun that finds none must not show the last run's pairs
+            store.delete([f"{RUN.report}/{duplicates.name}"])
         if pairs:
             written.append(_duplicate_pairs(store.dataset(candidate_files, CANDIDATES), pairs, duplicates))
-        store.upload(tmp, "report")
-    return [f"report/{p.name}" for p in written]
+        store.upload(tmp, RUN.report)
+    return [f"{RUN.report}/{p.name}" for p in written]
 
 
 def _cluster_sizes(selection, path: Path) -> Path:

@@ -17,8 +17,8 @@ import pyarrow as pa
 
 from cluster import ids, metrics
 from cluster.samples import manifest_caption
-from cluster.storage import check_unchanged, local_copy
 from cluster.stages.errors import INPUT_ERRORS, error_fields
+from cluster.storage import check_unchanged, local_copy
 from cluster.store import Store
 from cluster.tokens.budget import OverBudget, fit_video
 from cluster.tokens.profiles import TokenProfile
@@ -27,6 +27,7 @@ from cluster.video.decode import read_frames_at
 from cluster.video.guard import GuardSettings, guarded
 from cluster.video.media import encode_clip, encode_jpeg
 from cluster.video.probe import probe_video
+from schemas.layout import RUN
 from schemas.tables import PASS3_WORK, PIPELINE_VERSION, table_from_rows
 
 # Pass-1 scores and pass-2 decisions that travel into every sample.
@@ -100,7 +101,7 @@ class MaterializeSegment:
     def _write(self, row: dict, path: str, timestamps: np.ndarray, plan: VideoPlan, profile: TokenProfile) -> dict:
         s, probe = self.settings, row["probe"]
         sample = ids.sample_id(row["segment_id"], "video", profile.name)
-        rel = posixpath.join("media", sample[1:3], sample)
+        rel = posixpath.join(RUN.media, sample[1:3], sample)
         absolute = [row["start_frame"] + i for i in plan.indices]
         with metrics.timed("vidcurate_decode_seconds", stage="materialize"):
             frames = guarded(
