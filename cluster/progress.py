@@ -19,6 +19,8 @@ import hashlib
 import json
 import posixpath
 import uuid
+from collections.abc import Callable, Hashable, Iterable
+from typing import Generic, TypeVar
 
 import pyarrow as pa
 
@@ -27,10 +29,48 @@ from cluster.store import Store
 from schemas.layout import RUN
 
 PROGRESS = RUN.progress
+K = TypeVar("K", bound=Hashable)
 
 
 def attempt_token() -> str:
     return uuid.uuid4().hex[:8]
+
+
+class ChunkCollector(Generic[K]):
+    """Rows that stream in, in any order, grouped by the chunk their key belongs to: each
+    chunk goes to `commit` (its rows by key) as soon as every key of it is `complete`."""
+
+    def __init__(
+        self,
+        todo: dict[int, list[K]],
+        key: Callable[[dict], K],
+        complete: Callable[[list[dict]], bool],
+        commit: Callable[[int, dict[K, list[dict]]], None],
+    ):
+        self.key, self.complete, self.commit = key, complete, commit
+        self.chunk_of = {k: c for c, keys in todo.items() for k in keys}
+        self.rows: dict[int, dict[K, list[dict]]] = {c: {k: [] for k in keys} for c, keys in todo.items()}
+
+    def add(self, rows: Iterable[dict]) -> None:
+        touched = []
+        for row in rows:
+            chunk = self.chunk_of[self.key(row)]
+            self.rows[chunk][self.key(row)].append(row)
+            touched.append(chunk)
+        for chunk in dict.fromkeys(touched):
+            self._commit_if_complete(chunk)
+
+    def commit_complete(self) -> None:
+        """Commit the chunks already complete (those that needed no work)."""
+        for chunk in list(self.rows):
+            self._commit_if_complete(chunk)
+
+    def incomplete(self) -> list[K]:
+        return [k for rows in self.rows.values() for k, got in rows.items() if not self.complete(got)]
+
+    def _commit_if_complete(self, chunk: int) -> None:
+        if chunk in self.rows and all(self.complete(got) for got in self.rows[chunk].values()):
+            self.commit(chunk, self.rows.pop(chunk))
 
 
 class ChunkLedger:

@@ -22,7 +22,7 @@ from cluster.caption.backends import check_captioner
 from cluster.caption.placement import Placement, place_captioner
 from cluster.models.clip import ClipSpec
 from cluster.pipeline.segment_pass import actor_cpu_share
-from cluster.progress import ChunkLedger, committed_files, record_pass, step_files
+from cluster.progress import ChunkCollector, ChunkLedger, committed_files, record_pass, step_files
 from cluster.stages.caption_score_stage import ScoreCaptions
 from cluster.stages.caption_stage import CaptionSegments
 from cluster.stages.compose_stage import ComposeSamples, ComposeSettings
@@ -143,28 +143,19 @@ class SampleAssembler:
 
     def __init__(self, todo: dict[int, list[str]], failed_before: EarlierErrors, ledger: ChunkLedger, rows_per_shard: int):
         self.ledger, self.rows_per_shard, self.failed_before = ledger, rows_per_shard, failed_before
-        self.chunk_of = {sid: c for c, ids in todo.items() for sid in ids}
-        self.rows: dict[int, dict[str, list[dict]]] = {c: {sid: [] for sid in ids} for c, ids in todo.items()}
         self.outcomes: dict[int, dict] = {}
-        for chunk in list(self.rows):
-            self._commit_if_complete(chunk)
+        self.collector = ChunkCollector(todo, lambda row: row["segment_id"], _complete, self._commit)
+        self.collector.commit_complete()
 
     def add(self, rows: list[dict]) -> None:
-        for row in rows:
-            chunk = self.chunk_of[row["segment_id"]]
-            self.rows[chunk][row["segment_id"]].append(row)
-        for chunk in {self.chunk_of[row["segment_id"]] for row in rows}:
-            self._commit_if_complete(chunk)
+        self.collector.add(rows)
 
     def finish(self) -> None:
-        if self.rows:
-            missing = [sid for rows in self.rows.values() for sid, got in rows.items() if not _complete(got)]
+        missing = self.collector.incomplete()
+        if self.collector.rows:
             raise RuntimeError(f"materialize pass ended with {len(missing)} segments unreported, e.g. {missing[:5]}; rerun to resume")
 
-    def _commit_if_complete(self, chunk: int) -> None:
-        segments = self.rows[chunk]
-        if not all(_complete(got) for got in segments.values()):
-            return
+    def _commit(self, chunk: int, segments: dict[str, list[dict]]) -> None:
         samples = self.ledger.writer(chunk, RUN.dataset, DATASET, self.rows_per_shard)
         errors = self.ledger.writer(chunk, RUN.errors, ERRORS, self.rows_per_shard)
         for row in self.failed_before(chunk):
@@ -190,7 +181,6 @@ class SampleAssembler:
                 metrics.count("vidcurate_segments_filtered", reason=why)
         errors.close()
         self.ledger.commit(chunk, sorted(segments), self.outcomes[chunk])
-        del self.rows[chunk]
 
 
 class EarlierErrors:

@@ -12,7 +12,7 @@ from ray.data import ActorPoolStrategy
 
 from cluster.admission import ForbiddenInput, InputPolicy, check_uri
 from cluster.models import aesthetic, clip, presets, transnet
-from cluster.progress import ChunkLedger, record_pass
+from cluster.progress import ChunkCollector, ChunkLedger, record_pass
 from cluster.stages.errors import error_fields
 from cluster.stages.keyframe_stage import DecodeKeyframes
 from cluster.stages.score_stage import ScoreSegments, ScoreSettings
@@ -117,43 +117,42 @@ class ChunkAssembler:
 
     def __init__(self, todo: dict[int, list[dict]], ledger: ChunkLedger, rows_per_shard: int):
         self.todo, self.ledger, self.rows_per_shard = todo, ledger, rows_per_shard
-        self.chunk_of = {e["input_index"]: c for c, entries in todo.items() for e in entries}
-        self.rows: dict[int, dict[int, list[dict]]] = {c: {e["input_index"]: [] for e in entries} for c, entries in todo.items()}
+        keys = {c: [e["input_index"] for e in entries] for c, entries in todo.items()}
+        self.collector = ChunkCollector(keys, lambda row: row["input_index"], _all_rows, self._commit)
 
     def admit(self, policy: InputPolicy, repeated: set[int]) -> list[dict]:
         """Record refused inputs, commit chunks that need no video work; the rest to run."""
-        videos = []
+        videos, refused = [], []
         for entries in self.todo.values():
             for entry in entries:
-                refused = refusal(entry, policy, entry["input_index"] in repeated)
-                if refused:
-                    self.rows[self.chunk_of[entry["input_index"]]][entry["input_index"]].append(refused)
+                row = refusal(entry, policy, entry["input_index"] in repeated)
+                if row:
+                    refused.append(row)
                 else:
                     videos.append(entry)
-        for chunk in list(self.rows):
-            self._commit_if_complete(chunk)
+        self.collector.add(refused)
+        self.collector.commit_complete()
         return videos
 
     def add(self, row: dict) -> None:
-        chunk = self.chunk_of[row["input_index"]]
-        self.rows[chunk][row["input_index"]].append(row)
-        self._commit_if_complete(chunk)
+        self.collector.add([row])
 
     def finish(self) -> None:
-        missing = [self.todo[c][0]["uri"] for c in self.rows]
+        missing = [self.todo[c][0]["uri"] for c in self.collector.rows]
         if missing:
             raise RuntimeError(f"segment pass ended with chunks incomplete (first inputs: {missing[:5]}); rerun to resume")
 
-    def _commit_if_complete(self, chunk: int) -> None:
-        inputs = self.rows[chunk]
-        if not all(got and len(got) == (got[0]["video_rows"] or 1) for got in inputs.values()):
-            return
+    def _commit(self, chunk: int, inputs: dict[int, list[dict]]) -> None:
         writer = self.ledger.writer(chunk, RUN.candidates, CANDIDATES, self.rows_per_shard)
         for index in sorted(inputs):
             for row in sorted(inputs[index], key=lambda r: r.get("segment_index") or 0):
                 writer.add(row)
         self.ledger.commit(chunk, [e["uri"] for e in self.todo[chunk]], {"rows": writer.close()})
-        del self.rows[chunk]
+
+
+def _all_rows(got: list[dict]) -> bool:
+    """An input has delivered all its rows (each row says how many its video has)."""
+    return bool(got) and len(got) == (got[0]["video_rows"] or 1)
 
 
 def refusal(entry: dict, policy: InputPolicy, repeated: bool) -> dict | None:
