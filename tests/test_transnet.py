@@ -18,7 +18,7 @@ from media_files import clip, dissolve
 from test_pipeline import OFFLINE_SCORING
 
 from cluster.models import transnet
-from cluster.pipeline.segment_pass import choose_detector
+from cluster.pipeline.segment_pass import choose_detector, split_settings
 from cluster.stages.segment_stage import SegmentVideo
 from cluster.video.cuts import Boundary, CutParams, model_boundaries
 from cluster.video.decode import iter_analysis_frames, rgb_thumbnails
@@ -26,6 +26,7 @@ from cluster.video.guard import GuardSettings
 from cluster.video.shots import SplitSettings
 from cluster.video.synth import write_video
 from jobs.config import parse_config
+from jobs.entry import USAGE_ERRORS
 from jobs.segment import run as run_segment
 
 REPO = Path(__file__).resolve().parents[1]
@@ -130,6 +131,15 @@ def test_auto_picks_transnet_on_gpu_clusters_only_and_says_why(caplog):
     assert "because the cluster has no GPU" in caplog.text and "pip install 'vidcurate[transnet]'" in caplog.text
     assert choose_detector("transnetv2", 0, installed=True) == "transnetv2"
     assert choose_detector("fast", 8, installed=True) == "fast"
+
+
+def test_without_the_package_the_driver_stops_before_any_work_naming_the_install(monkeypatch):
+    monkeypatch.setattr(transnet, "installed", lambda: False)
+    monkeypatch.setattr(transnet, "_models", {})
+    cfg = parse_config({"input": {"manifest": "videos/"}, "output": {"root": "out"}, "split": {"detector": "transnetv2"}})
+    with pytest.raises(transnet.TransNetUnavailable, match=r"pip install 'vidcurate\[transnet\]'"):
+        split_settings(cfg.split, GuardSettings(), gpus=0)
+    assert transnet.TransNetUnavailable in USAGE_ERRORS  # the command exits 2 with the message
 
 
 @pytest.mark.slow
