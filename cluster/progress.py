@@ -28,7 +28,6 @@ from cluster.sink import ShardWriter
 from cluster.store import Store
 from schemas.layout import RUN
 
-PROGRESS = RUN.progress
 K = TypeVar("K", bound=Hashable)
 
 
@@ -54,9 +53,9 @@ class ChunkCollector(Generic[K]):
     def add(self, rows: Iterable[dict]) -> None:
         touched = []
         for row in rows:
-            chunk = self.chunk_of[self.key(row)]
-            self.rows[chunk][self.key(row)].append(row)
-            touched.append(chunk)
+            key = self.key(row)
+            self.rows[self.chunk_of[key]][key].append(row)
+            touched.append(self.chunk_of[key])
         for chunk in dict.fromkeys(touched):
             self._commit_if_complete(chunk)
 
@@ -64,6 +63,10 @@ class ChunkCollector(Generic[K]):
         """Commit the chunks already complete (those that needed no work)."""
         for chunk in list(self.rows):
             self._commit_if_complete(chunk)
+
+    def pending(self) -> list[int]:
+        """The chunks not committed yet."""
+        return list(self.rows)
 
     def incomplete(self) -> list[K]:
         return [k for rows in self.rows.values() for k, got in rows.items() if not self.complete(got)]
@@ -76,7 +79,7 @@ class ChunkCollector(Generic[K]):
 class ChunkLedger:
     def __init__(self, store: Store, name: str, digest: str, folders: tuple[str, ...]):
         self.store, self.name, self.digest, self.folders = store, name, digest, folders
-        self.markers = posixpath.join(PROGRESS, name)
+        self.markers = posixpath.join(RUN.progress, name)
         self.attempt = attempt_token()
         self._writers: dict[int, list[ShardWriter]] = {}
 
@@ -114,7 +117,7 @@ class ChunkLedger:
 def committed_files(store: Store, name: str, folder: str) -> list[str]:
     """The files of `folder` that the committed chunks of pass `name` list."""
     prefix = folder.rstrip("/") + "/"
-    files = (f for m in store.files(posixpath.join(PROGRESS, name), ".json") for f in store.read_json(m)["files"])
+    files = (f for m in store.files(posixpath.join(RUN.progress, name), ".json") for f in store.read_json(m)["files"])
     return sorted(f for f in files if f.startswith(prefix))
 
 
@@ -122,38 +125,39 @@ def step_digest(store: Store, upstream: str, settings: dict) -> str:
     """Identity of a whole-dataset step's inputs: the upstream pass's chunk markers (which
     name every chunk's ids, outcome and files) and the step's own settings."""
     h = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
-    for marker in store.files(posixpath.join(PROGRESS, upstream), ".json"):
+    for marker in store.files(posixpath.join(RUN.progress, upstream), ".json"):
         h.update(store.read_bytes(marker))
     return h.hexdigest()
 
 
-def _step_marker(step: str) -> str:
-    return posixpath.join(PROGRESS, f"{step}.json")
+def step_marker(step: str) -> str:
+    """The marker a finished pass or step writes: `_progress/<step>.json`."""
+    return posixpath.join(RUN.progress, f"{step}.json")
 
 
 def record_pass(store: Store, name: str, chunks: dict) -> None:
     """Mark a chunked pass finished (an empty manifest has no chunk markers to show it)."""
-    store.write_json(_step_marker(name), {"chunks": chunks})
+    store.write_json(step_marker(name), {"chunks": chunks})
 
 
 def has_run(store: Store, name: str) -> bool:
     """Whether pass or step `name` has finished in this root."""
-    return store.exists(_step_marker(name))
+    return store.exists(step_marker(name))
 
 
 def step_is_current(store: Store, step: str, digest: str) -> bool:
-    marker = _step_marker(step)
+    marker = step_marker(step)
     return store.exists(marker) and store.read_json(marker)["digest"] == digest
 
 
 def step_files(store: Store, step: str) -> list[str]:
     """The files the step's marker lists (none before the step first ran)."""
-    marker = _step_marker(step)
+    marker = step_marker(step)
     return store.read_json(marker)["files"] if store.exists(marker) else []
 
 
 def record_step(store: Store, step: str, digest: str, folder: str, files: list[str]) -> None:
     """Commit a step: its marker lists `files`; then the folder's other files are deleted."""
-    store.write_json(_step_marker(step), {"digest": digest, "files": sorted(files)})
+    store.write_json(step_marker(step), {"digest": digest, "files": sorted(files)})
     listed = set(files)
     store.delete([f for f in store.files(folder) if f not in listed])

@@ -151,8 +151,8 @@ class SampleAssembler:
         self.collector.add(rows)
 
     def finish(self) -> None:
-        missing = self.collector.incomplete()
-        if self.collector.rows:
+        if self.collector.pending():
+            missing = self.collector.incomplete()
             raise RuntimeError(f"materialize pass ended with {len(missing)} segments unreported, e.g. {missing[:5]}; rerun to resume")
 
     def _commit(self, chunk: int, segments: dict[str, list[dict]]) -> None:

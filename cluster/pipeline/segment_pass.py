@@ -138,7 +138,7 @@ class ChunkAssembler:
         self.collector.add([row])
 
     def finish(self) -> None:
-        missing = [self.todo[c][0]["uri"] for c in self.collector.rows]
+        missing = [self.todo[c][0]["uri"] for c in self.collector.pending()]
         if missing:
             raise RuntimeError(f"segment pass ended with chunks incomplete (first inputs: {missing[:5]}); rerun to resume")
 

@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow.compute as pc
 import yaml
 
-from cluster.progress import committed_files, step_files
+from cluster.progress import committed_files, step_files, step_marker
 from cluster.report import figures
 from cluster.report.gallery import Tile, build_gallery
 from cluster.report.selection_plots import SELECTION_PLOTS
@@ -24,7 +24,7 @@ from schemas.tables import CANDIDATES, DATASET, DEDUP_REASONS, SELECTION
 
 GALLERY_SIZE = 24
 RUN_OUTPUTS = (RUN.summary, RUN.selection_settings, RUN.config, RUN.trainer_args,
-               *(f"{RUN.progress}/{step}.json" for step in ("segment", "select", "materialize")))
+               *(step_marker(step) for step in ("segment", "select", "materialize")))
 
 
 class ReportError(ValueError):

@@ -151,15 +151,14 @@ def rgb_thumbnails(thumbnails: np.ndarray) -> np.ndarray:
     """(N, 27, 48, 3) uint8 RGB frames from a batch of the pass's YUV thumbnails (see
     iter_analysis_frames): chroma upsampled, converted, then area-averaged down."""
     rows, cols = ANALYSIS_SIZE
-    luma = rows * cols
-    y = thumbnails[:, :luma].reshape(-1, rows, cols).astype(np.float32) - 16
-    u, v = (
-        thumbnails[:, luma + k * luma // 4 : luma + (k + 1) * luma // 4].reshape(-1, rows // 2, cols // 2).repeat(2, 1).repeat(2, 2)
-        for k in range(2)
-    )
-    yuv = np.stack([y, u.astype(np.float32) - 128, v.astype(np.float32) - 128], axis=-1)
-    planes = (yuv @ _YUV_TO_RGB.T).transpose(0, 3, 1, 2)  # (N, 3, rows, cols)
-    small = _area_weights(rows, RGB_SIZE[0]) @ planes @ _area_weights(cols, RGB_SIZE[1]).T
+    planes, start = [], 0
+    for (h, w), offset in zip(_plane_grids(), (16, 128, 128)):
+        plane = thumbnails[:, start : start + h * w].reshape(-1, h, w).astype(np.float32) - offset
+        planes.append(plane.repeat(rows // h, 1).repeat(cols // w, 2))  # chroma up to the luma grid
+        start += h * w
+    yuv = np.stack(planes, axis=-1)
+    rgb = (yuv @ _YUV_TO_RGB.T).transpose(0, 3, 1, 2)  # (N, 3, rows, cols)
+    small = _area_weights(rows, RGB_SIZE[0]) @ rgb @ _area_weights(cols, RGB_SIZE[1]).T
     return np.clip(small.transpose(0, 2, 3, 1) + 0.5, 0, 255).astype(np.uint8)
 
 
