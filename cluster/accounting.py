@@ -10,7 +10,11 @@ class AccountingError(RuntimeError):
 
 
 def summarize(
-    manifest: list[dict], candidates: list[dict], selection: dict[str, str | None], samples: set[str], errors: dict[str, str]
+    manifest: list[dict],
+    candidates: list[dict],
+    selection: dict[str, str | None],
+    samples: set[str],
+    errors: dict[str, str],
 ) -> tuple[dict, list[dict]]:
     """Build summary.json, and each input's outcome (uri, kept/filtered/errored, reason).
 

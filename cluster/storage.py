@@ -42,7 +42,9 @@ def fingerprint(uri: str) -> str:
 def check_unchanged(uri: str, probed: str | None) -> None:
     now = fingerprint(uri)
     if probed and now != probed:
-        raise InputChanged(f"{uri} changed since it was probed (size:mtime {probed} -> {now}); rerun into a new output root to re-probe it")
+        raise InputChanged(
+            f"{uri} changed since it was probed (size:mtime {probed} -> {now}); rerun into a new output root to re-probe it"
+        )
 
 
 def scheme_of(uri: str) -> str:

@@ -31,7 +31,6 @@ import pyarrow.fs as pafs
 from cluster.storage import is_remote, local_path
 from schemas.layout import RUN
 
-
 SPOOL = 32 << 20
 
 
@@ -55,7 +54,9 @@ class StoreError(ValueError):
 class Store:
     def __init__(self, root: str, options: dict[str, Any] | None = None):
         if not root:
-            raise StoreError("output.root is empty: set it to a folder, a shared mount, or an object-store URI (s3://bucket/prefix)")
+            raise StoreError(
+                "output.root is empty: set it to a folder, a shared mount, or an object-store URI (s3://bucket/prefix)"
+            )
         self.remote = is_remote(root)
         self.root = root.rstrip("/") if self.remote else os.path.abspath(local_path(root))
         self.options = dict(options or {})
@@ -150,10 +151,12 @@ class Store:
             found = self.fs.find(self.path(folder))
         except FileNotFoundError:
             return []
-        return sorted(rel for rel in map(self._rel, found) if rel.startswith(folder.rstrip("/") + "/") and rel.endswith(suffix))
+        return sorted(
+            rel for rel in map(self._rel, found) if rel.startswith(folder.rstrip("/") + "/") and rel.endswith(suffix)
+        )
 
     def _rel(self, path: str) -> str:
-        return path[len(self.base) + 1:] if path.startswith(self.base + "/") else path
+        return path[len(self.base) + 1 :] if path.startswith(self.base + "/") else path
 
     def delete(self, rels: Iterable[str]) -> None:
         paths = [self.path(rel) for rel in rels]
@@ -208,7 +211,9 @@ class Store:
         """Sizes from one listing of the folders the files are in, not a request per file."""
         listed: dict[str, int] = {}
         for top in sorted({r.split("/")[0] for r in rels}):
-            listed.update({self._rel(path): info["size"] for path, info in self.fs.find(self.path(top), detail=True).items()})
+            listed.update(
+                {self._rel(path): info["size"] for path, info in self.fs.find(self.path(top), detail=True).items()}
+            )
         return {r: listed[r] for r in rels}
 
     def check_writable(self) -> None:
@@ -227,7 +232,9 @@ class Store:
                 if self.remote
                 else "check that output.root is a folder this user can write"
             )
-            raise StoreError(f"output.root {self.root} cannot be written ({type(exc).__name__}: {exc}); {hint}") from exc
+            raise StoreError(
+                f"output.root {self.root} cannot be written ({type(exc).__name__}: {exc}); {hint}"
+            ) from exc
 
 
 def _has_size(path: str, size: int) -> bool:

@@ -29,7 +29,9 @@ class _Section(BaseModel):
 class InputConfig(_Section):
     manifest: str = Field(description="folder, glob, or .jsonl/.parquet table with a `uri` column")
     chunk_size: int = Field(
-        64, ge=1, description="videos per committed chunk: the unit a resumed run skips or redoes",
+        64,
+        ge=1,
+        description="videos per committed chunk: the unit a resumed run skips or redoes",
         json_schema_extra=outside_digest("how inputs are batched into commits"),
     )
     allowed_schemes: list[str] = Field(
@@ -47,7 +49,8 @@ class InputConfig(_Section):
 
 class OutputConfig(_Section):
     root: str = Field(
-        min_length=1, description="local folder, a mount every node shares, or an object-store URI (s3://bucket/prefix)",
+        min_length=1,
+        description="local folder, a mount every node shares, or an object-store URI (s3://bucket/prefix)",
         json_schema_extra=outside_digest("where the output goes"),
     )
     storage_options: dict[str, Any] = Field(
@@ -56,7 +59,8 @@ class OutputConfig(_Section):
         json_schema_extra=outside_digest("how the output root is reached"),
     )
     shared_mount: bool = Field(
-        False, description="a local-path root that every node mounts (NFS, a ReadWriteMany volume)",
+        False,
+        description="a local-path root that every node mounts (NFS, a ReadWriteMany volume)",
         json_schema_extra=outside_digest("how the output root is reached"),
     )
     rows_per_shard: int = Field(1000, ge=1)
@@ -112,7 +116,7 @@ class SplitConfig(_Section):
         return halves
 
     @model_validator(mode="after")
-    def _ordered(self) -> "SplitConfig":
+    def _ordered(self) -> SplitConfig:
         if self.min_seconds > self.max_seconds:
             raise ValueError(f"split.min_seconds ({self.min_seconds}) exceeds split.max_seconds ({self.max_seconds})")
         return self
@@ -124,7 +128,7 @@ class TokensConfig(TokenProfile):
     tokenizer: str | None = None
 
     @model_validator(mode="after")
-    def _countable_text(self) -> "TokensConfig":
+    def _countable_text(self) -> TokensConfig:
         if self.tokenizer and self.family == "qwen3-vl":
             raise ValueError(
                 "tokens.tokenizer: text tokens are counted for qwen2-vl and qwen2.5-vl only (Qwen3-VL's processor "
@@ -145,14 +149,20 @@ class ScoringConfig(_Section):
     clip_model: str | None = Field(None, description="open_clip model name; overrides the preset")
     clip_pretrained: str | None = Field(None, description="open_clip pretrained tag; overrides the preset")
     clip_checkpoint: str | None = Field(None, description="local CLIP weights file")
-    aesthetic_head: Literal["laion-linear-vit-b-32", "laion-linear-vit-l-14", "improved-sac-logos-ava1-l14"] | None = None
+    aesthetic_head: Literal["laion-linear-vit-b-32", "laion-linear-vit-l-14", "improved-sac-logos-ava1-l14"] | None = (
+        None
+    )
     aesthetic_head_path: str | None = Field(None, description="local copy of the aesthetic head's weights")
     aesthetic_aggregate: Literal["mean", "min"] = "mean"
     keyframes: int = Field(4, ge=1, le=64)
-    batch_size: int = Field(16, ge=1, description="segments per actor call", json_schema_extra=outside_digest("throughput only"))
+    batch_size: int = Field(
+        16, ge=1, description="segments per actor call", json_schema_extra=outside_digest("throughput only")
+    )
     actors: int = Field(1, ge=1, description="most scoring actors", json_schema_extra=outside_digest("throughput only"))
     cpus_per_actor: float = Field(
-        1, gt=0, description="CPUs each scoring actor reserves (its torch threads on CPU)",
+        1,
+        gt=0,
+        description="CPUs each scoring actor reserves (its torch threads on CPU)",
         json_schema_extra=outside_digest("throughput only"),
     )
 
@@ -191,8 +201,12 @@ class SampleConfig(_Section):
     system: str | None = None
     answer: Literal["detailed", "short"] = Field("detailed", description="which caption answers the instruction")
     include_qa: bool = Field(True, description="append the captioner's question-answer pairs as further turns")
-    include_image: bool = Field(False, description="put the best keyframe as an <image> beside the <video> in each sample")
-    image_samples: bool = Field(False, description="also write an image-only sample from the best keyframe, answered by the short caption")
+    include_image: bool = Field(
+        False, description="put the best keyframe as an <image> beside the <video> in each sample"
+    )
+    image_samples: bool = Field(
+        False, description="also write an image-only sample from the best keyframe, answered by the short caption"
+    )
 
 
 class DecoderConfig(_Section):
@@ -204,11 +218,14 @@ class DecoderConfig(_Section):
     timeout_per_video_second: float = Field(1.0, ge=0, description="...plus this much per second of video it reads")
     retries: int = Field(1, ge=0, description="fresh-child retries after a crash or timeout")
     inject_faults: dict[str, Literal["crash", "hang", "bug"]] = Field(
-        default_factory=dict, description="chaos testing: URI substring -> make the decoder crash, hang, or raise as a bug of ours would"
+        default_factory=dict,
+        description="chaos testing: URI substring -> make the decoder crash, hang, or raise as a bug of ours would",
     )
 
     def guard(self) -> GuardSettings:
-        return GuardSettings(self.isolate, self.timeout_s, self.timeout_per_video_second, self.retries, dict(self.inject_faults))
+        return GuardSettings(
+            self.isolate, self.timeout_s, self.timeout_per_video_second, self.retries, dict(self.inject_faults)
+        )
 
 
 class RayConfig(_Section):

@@ -63,14 +63,21 @@ def main(argv: list[str] | None = None) -> int:
             "caption": {
                 "backend": "tiny-random",
                 "generation": {"max_new_tokens": 48, "short_max_new_tokens": 16},
-                "gates": {"min_chars": None, "reject_truncated": False, "max_repetition": None, "min_clip_similarity": None},
+                "gates": {
+                    "min_chars": None,
+                    "reject_truncated": False,
+                    "max_repetition": None,
+                    "min_clip_similarity": None,
+                },
             },
         },
         "demo config",
     )
     summary = run(cfg)
     print(json.dumps(summary, indent=2))
-    print(f"samples in {out / 'run' / 'dataset'}; accounting in {out / 'run' / 'summary.json'}; report in {out / 'run' / 'report' / 'index.html'}")
+    print(
+        f"samples in {out / 'run' / 'dataset'}; accounting in {out / 'run' / 'summary.json'}; report in {out / 'run' / 'report' / 'index.html'}"
+    )
     return 0
 
 

@@ -32,8 +32,16 @@ class PassOrderError(ValueError):
 
 
 USAGE_ERRORS = (
-    ConfigError, ManifestError, ScoringUnavailable, CaptionUnavailable, TokenizerUnavailable, PassOrderError, ReportError, ExportError,
-    StoreError, TransNetUnavailable,
+    ConfigError,
+    ManifestError,
+    ScoringUnavailable,
+    CaptionUnavailable,
+    TokenizerUnavailable,
+    PassOrderError,
+    ReportError,
+    ExportError,
+    StoreError,
+    TransNetUnavailable,
 )
 
 
@@ -82,7 +90,9 @@ def require(store: Store, passes: tuple[str, ...], producer: str) -> None:
 
 def config_job(prog: str, description: str, work: Callable[[Config], dict], argv: list[str] | None) -> int:
     """Parse the command line, run `work` on the validated config, and print its result."""
-    parser = argparse.ArgumentParser(prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--config", required=True, help="YAML config (see jobs/configs/example.yaml)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
     args = parser.parse_args(argv)
@@ -100,16 +110,25 @@ def config_job(prog: str, description: str, work: Callable[[Config], dict], argv
 
 
 def root_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--root", required=True, help="the job's output.root: a folder or an object-store URI (s3://bucket/prefix)")
-    parser.add_argument("--storage-option", action="append", default=[], metavar="KEY=VALUE",
-                        help="an output.storage_options entry for a remote root, e.g. endpoint_url=http://minio:9000")
+    parser.add_argument(
+        "--root", required=True, help="the job's output.root: a folder or an object-store URI (s3://bucket/prefix)"
+    )
+    parser.add_argument(
+        "--storage-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an output.storage_options entry for a remote root, e.g. endpoint_url=http://minio:9000",
+    )
 
 
 def root_store(args: argparse.Namespace) -> Store:
     return Store(args.root, parse_overrides(args.storage_option))
 
 
-def output_job(parser: argparse.ArgumentParser, work: Callable[[argparse.Namespace], str], argv: list[str] | None) -> int:
+def output_job(
+    parser: argparse.ArgumentParser, work: Callable[[argparse.Namespace], str], argv: list[str] | None
+) -> int:
     """A job that reads a finished run's output (`--root`): print what `work` wrote."""
     args = parser.parse_args(argv)
     try:

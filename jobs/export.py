@@ -26,7 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m jobs.export", description=__doc__)
     root_arguments(parser)
     parser.add_argument("--format", required=True, choices=sorted(CONSUMER))
-    parser.add_argument("--out", help="a local folder to write to, media included for a remote root (default: <root>/exports/<format>)")
+    parser.add_argument(
+        "--out", help="a local folder to write to, media included for a remote root (default: <root>/exports/<format>)"
+    )
     return output_job(parser, write, argv)
 
 

@@ -45,8 +45,9 @@ class PassRecord:
         return {"chunks": self.chunks, "timings_s": self.seconds}
 
 
-def finish(cfg: Config, manifest: list[dict], store: Store, captioning: CaptionPlan | None,
-           earlier: PassRecord | None = None) -> dict:
+def finish(
+    cfg: Config, manifest: list[dict], store: Store, captioning: CaptionPlan | None, earlier: PassRecord | None = None
+) -> dict:
     """Pass 3, then summary.json (with the chunks and timings of this and `earlier` passes)
     and the report. Raises AccountingError when some input is not accounted for, after
     writing summary.json, so the user can see which."""

@@ -65,7 +65,11 @@ def sharegpt(sample: dict, root: str) -> dict:
     (a video is its frame files, or its mp4 when only clips were written)."""
     frames = [[posixpath.join(root, f) for f in video] for video in sample["videos"]]
     videos = frames or [posixpath.join(root, c) for c in sample["video_clips"]]
-    entry = {"messages": sample["messages"], "videos": videos, "images": [posixpath.join(root, i) for i in sample["images"]]}
+    entry = {
+        "messages": sample["messages"],
+        "videos": videos,
+        "images": [posixpath.join(root, i) for i in sample["images"]],
+    }
     return {k: v for k, v in entry.items() if v or k == "messages"}
 
 

@@ -38,8 +38,13 @@ def trainer_args(profile: TokenProfile, dataset_root: str, max_sample_tokens: in
     )
     if not text_counted:
         note += " Text is not counted (tokens.tokenizer unset): add the longest prompt and answer to the length limits."
-    common = {"profile": profile.name, "parameters": p, "max_tokens_per_sample": max_sample_tokens,
-              "text_counted": text_counted, "note": note}
+    common = {
+        "profile": profile.name,
+        "parameters": p,
+        "max_tokens_per_sample": max_sample_tokens,
+        "text_counted": text_counted,
+        "note": note,
+    }
     if profile.consumer == "llamafactory":
         args = {
             "dataset": DATASET_NAME,

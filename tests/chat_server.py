@@ -54,7 +54,7 @@ class ChatServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
 
-    def __enter__(self) -> "ChatServer":
+    def __enter__(self) -> ChatServer:
         self.thread.start()
         return self
 
@@ -83,7 +83,9 @@ class ChatServer:
                 try:
                     reply = server.behave(payload, attempt)
                     time.sleep(reply.delay_s)
-                    self._send(reply.status, reply.raw if reply.raw is not None else _body(payload, reply), reply.headers)
+                    self._send(
+                        reply.status, reply.raw if reply.raw is not None else _body(payload, reply), reply.headers
+                    )
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up waiting (its timeout)
                 finally:
@@ -112,7 +114,13 @@ def _body(payload: dict, reply: Reply) -> str:
             "object": "chat.completion",
             "created": int(time.time()),
             "model": payload["model"],
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": reply.content}, "finish_reason": reply.finish_reason}],
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": reply.content},
+                    "finish_reason": reply.finish_reason,
+                }
+            ],
             "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
         }
     )

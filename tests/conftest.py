@@ -47,10 +47,21 @@ def ray_head():
     os.environ["RAY_AUTH_MODE"] = "disabled"
     port, dashboard_port, metrics_port = _free_port(), _free_port(), _free_port()
     started = subprocess.run(
-        [RAY, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--dashboard-host=127.0.0.1",
-         f"--dashboard-port={dashboard_port}", f"--metrics-export-port={metrics_port}", "--num-cpus=2",
-         "--disable-usage-stats"],
-        env=env, capture_output=True, text=True,
+        [
+            RAY,
+            "start",
+            "--head",
+            "--node-ip-address=127.0.0.1",
+            f"--port={port}",
+            "--dashboard-host=127.0.0.1",
+            f"--dashboard-port={dashboard_port}",
+            f"--metrics-export-port={metrics_port}",
+            "--num-cpus=2",
+            "--disable-usage-stats",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
     )
     if started.returncode != 0:
         pytest.fail(f"ray start --head failed (is another Ray running on this machine?):\n{started.stderr[-2000:]}")

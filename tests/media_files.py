@@ -54,7 +54,9 @@ def clip(path: Path, start: float, frames: int, size: tuple[int, int] = (180, 32
     return out
 
 
-def fade_through(before: list[np.ndarray], after: list[np.ndarray], ramp: int, hold: int, level: int = 0) -> list[np.ndarray]:
+def fade_through(
+    before: list[np.ndarray], after: list[np.ndarray], ramp: int, hold: int, level: int = 0
+) -> list[np.ndarray]:
     """`before` fading over its last `ramp` frames to a flat `level` (0 black, 255 white),
     `hold` flat frames, then `after` fading in over its first `ramp` frames."""
     flat = np.full_like(before[0], level)

@@ -10,13 +10,13 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import torch
+from chat_server import ChatServer, Reply, first_image_key, prompt_of
 from PIL import Image
 
-from chat_server import ChatServer, Reply, first_image_key, prompt_of
-from cluster.caption.requests import CaptionRequest, CaptionUnavailable
 from cluster.caption.openai_backend import OpenAICaptioner
 from cluster.caption.placement import place_captioner
 from cluster.caption.quality import gate, parse_qa, repetition
+from cluster.caption.requests import CaptionRequest, CaptionUnavailable
 from cluster.caption.settings import CaptionConfig, GateSettings
 from cluster.caption.tiny_model import offline_processor, tiny_model_dir
 from cluster.samples import ConversationError, build_messages, check_conversation, pick_instruction
@@ -98,7 +98,9 @@ def test_caption_config_names_what_is_missing():
     with pytest.raises(ConfigError, match="caption.model is required for caption.backend=vllm"):
         parse_config({"input": {"manifest": "x"}, "output": {"root": "y"}, "caption": {"backend": "vllm"}})
     with pytest.raises(ConfigError, match="caption.gates.max_repetiton"):
-        parse_config({"input": {"manifest": "x"}, "output": {"root": "y"}, "caption": {"gates": {"max_repetiton": 0.5}}})
+        parse_config(
+            {"input": {"manifest": "x"}, "output": {"root": "y"}, "caption": {"gates": {"max_repetiton": 0.5}}}
+        )
 
 
 # --- placement: never wait forever for a GPU ---------------------------------------------
@@ -109,7 +111,9 @@ def test_gpu_backends_fail_fast_on_a_cluster_without_gpus():
         place_captioner(CaptionConfig(backend="vllm", model="m"), cluster_gpus=0)
     with pytest.raises(CaptionUnavailable, match="allow_cpu_fallback"):
         place_captioner(CaptionConfig(backend="transformers", model="m", device="cuda"), cluster_gpus=0)
-    fallback = place_captioner(CaptionConfig(backend="transformers", model="m", device="cuda", allow_cpu_fallback=True), 0)
+    fallback = place_captioner(
+        CaptionConfig(backend="transformers", model="m", device="cuda", allow_cpu_fallback=True), 0
+    )
     assert (fallback.device, fallback.num_gpus) == ("cpu", 0)
     assert place_captioner(CaptionConfig(backend="transformers", model="m"), 2).num_gpus == 1
     assert place_captioner(CaptionConfig(backend="vllm", model="m", vllm={"tensor_parallel_size": 2}), 2).num_gpus == 2
@@ -117,12 +121,14 @@ def test_gpu_backends_fail_fast_on_a_cluster_without_gpus():
 
 
 def test_a_gpu_backend_on_a_cpu_cluster_stops_the_job_before_any_work(ray_head, caption_inputs, tmp_path):
-    cfg = parse_config({
-        "input": {"manifest": str(caption_inputs)},
-        "output": {"root": str(tmp_path / "out")},
-        "caption": {"backend": "transformers", "model": str(tiny_model_dir()), "device": "cuda"},
-        **OFFLINE_SCORING,
-    })
+    cfg = parse_config(
+        {
+            "input": {"manifest": str(caption_inputs)},
+            "output": {"root": str(tmp_path / "out")},
+            "caption": {"backend": "transformers", "model": str(tiny_model_dir()), "device": "cuda"},
+            **OFFLINE_SCORING,
+        }
+    )
     with pytest.raises(CaptionUnavailable, match="caption.device=cuda but the cluster has 0 GPU"):
         run(cfg)
     assert not (tmp_path / "out" / "candidates").exists()
@@ -232,15 +238,17 @@ def test_out_of_memory_splits_the_batch_and_keeps_the_order(tiny_captioner):
 
 
 def _pipeline_config(manifest, out, caption: dict, tokenizer: str | None = None, **sample):
-    return parse_config({
-        "input": {"manifest": str(manifest)},
-        "output": {"root": str(out), "rows_per_shard": 4, "media": "frames"},
-        "split": {"min_seconds": 2.0, "max_seconds": 8.0},
-        "tokens": {"consumer": "llamafactory", "family": "qwen2.5-vl", "tokenizer": tokenizer},
-        "sample": sample,
-        "caption": caption,
-        **OFFLINE_SCORING,
-    })
+    return parse_config(
+        {
+            "input": {"manifest": str(manifest)},
+            "output": {"root": str(out), "rows_per_shard": 4, "media": "frames"},
+            "split": {"min_seconds": 2.0, "max_seconds": 8.0},
+            "tokens": {"consumer": "llamafactory", "family": "qwen2.5-vl", "tokenizer": tokenizer},
+            "sample": sample,
+            "caption": caption,
+            **OFFLINE_SCORING,
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -255,7 +263,11 @@ def caption_inputs(tmp_path_factory, shared_videos):
 @pytest.fixture(scope="module")
 def tiny_run(ray_head, caption_inputs, tmp_path_factory):
     out = tmp_path_factory.mktemp("tiny_run")
-    caption = {"backend": "tiny-random", "generation": {"max_new_tokens": 24, "short_max_new_tokens": 8}, "gates": NO_GATES}
+    caption = {
+        "backend": "tiny-random",
+        "generation": {"max_new_tokens": 24, "short_max_new_tokens": 8},
+        "gates": NO_GATES,
+    }
     tokenizer = str(tiny_model_dir())  # the trainer's tokenizer: text tokens are counted with it
     summary = run(_pipeline_config(caption_inputs, out, caption, tokenizer, include_image=True, image_samples=True))
     return out, summary
@@ -278,7 +290,9 @@ def test_tiny_random_captions_every_kept_segment_and_says_they_are_meaningless(t
         assert row["messages"][0]["content"].startswith("<image>") and row["videos"] == [] and len(row["images"]) == 1
         assert row["messages"][1]["content"] == row["caption_short"]
     args = json.loads((out / "trainer_args.json").read_text())  # text counted: the limit covers whole samples
-    assert args["text_counted"] is True and args["llamafactory"]["cutoff_len_at_least"] == max(r["total_tokens"] for r in rows)
+    assert args["text_counted"] is True and args["llamafactory"]["cutoff_len_at_least"] == max(
+        r["total_tokens"] for r in rows
+    )
     assert "plus the text of each conversation" in (out / "report" / "index.html").read_text()
 
 
@@ -356,13 +370,33 @@ def test_text_that_pushes_a_sample_over_max_total_tokens_filters_its_segment(tmp
     tokenizer = str(tiny_model_dir(tmp_path))
     media = [{"kind": "video", "placeholder": "<video>", "pad_tokens": 100, "sequence_tokens": 102}]
     quality = {"short_chars": 8, "detailed_chars": 38, "truncated": False, "repetition": 0.0, "clip_similarity": 0.3}
-    row = {"status": "ok", "caption_status": "captioned", "caption_quality": quality, "id": "s1", "segment_id": "g1",
-           "media": media, "images": [], "videos": [["media/f0.jpg", "media/f1.jpg"]], "video_clips": [],
-           "caption_short": "A shape.", "caption_detailed": "A bright shape moves across the frame.",
-           "manifest_text": None, "qa": None}
-    settings = dict(instructions=("Describe this video.",), image_instructions=("Describe.",), seed=0, system=None,
-                    answer="detailed", include_qa=False, include_image=False, image_samples=False,
-                    gates=GateSettings(**NO_GATES), tokenizer=tokenizer)
+    row = {
+        "status": "ok",
+        "caption_status": "captioned",
+        "caption_quality": quality,
+        "id": "s1",
+        "segment_id": "g1",
+        "media": media,
+        "images": [],
+        "videos": [["media/f0.jpg", "media/f1.jpg"]],
+        "video_clips": [],
+        "caption_short": "A shape.",
+        "caption_detailed": "A bright shape moves across the frame.",
+        "manifest_text": None,
+        "qa": None,
+    }
+    settings = dict(
+        instructions=("Describe this video.",),
+        image_instructions=("Describe.",),
+        seed=0,
+        system=None,
+        answer="detailed",
+        include_qa=False,
+        include_image=False,
+        image_samples=False,
+        gates=GateSettings(**NO_GATES),
+        tokenizer=tokenizer,
+    )
     (sample,) = ComposeSamples(ComposeSettings(**settings)).compose(row)
     assert sample["visual_tokens"] == 102 and sample["total_tokens"] == 102 + sample["text_tokens"]
     assert ComposeSamples(ComposeSettings(**settings, max_total_tokens=sample["total_tokens"])).compose(row) == [sample]

@@ -46,12 +46,16 @@ def test_a_tokenizer_that_cannot_load_stops_the_run_before_any_work(tmp_path, ca
     (tmp_path / "videos" / "a.mp4").write_bytes(b"x")
     (tmp_path / "not_a_tokenizer").mkdir()
     path = tmp_path / "c.json"
-    path.write_text(json.dumps({
-        "input": {"manifest": str(tmp_path / "videos")},
-        "output": {"root": str(tmp_path / "out")},
-        "tokens": {"tokenizer": str(tmp_path / "not_a_tokenizer")},
-        "scoring": {"preset": "random"},
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "input": {"manifest": str(tmp_path / "videos")},
+                "output": {"root": str(tmp_path / "out")},
+                "tokens": {"tokenizer": str(tmp_path / "not_a_tokenizer")},
+                "scoring": {"preset": "random"},
+            }
+        )
+    )
     assert main(["--config", str(path)]) == 2
     assert "tokens.tokenizer" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
@@ -82,16 +86,29 @@ def test_only_fields_that_say_why_are_left_out_of_the_config_digest():
     definition marks it outside, with a reason, and this list changes with it."""
     assert outside(Config) == [
         "input.chunk_size",
-        "output.root", "output.storage_options", "output.shared_mount",
-        "scoring.batch_size", "scoring.actors", "scoring.cpus_per_actor",
-        "filters", "dedup",
-        "caption.allow_cpu_fallback", "caption.replicas", "caption.gpus_per_replica", "caption.cpus_per_replica",
-        "caption.batch_size", "caption.openai", "caption.vllm",
-        "decoder", "ray",
+        "output.root",
+        "output.storage_options",
+        "output.shared_mount",
+        "scoring.batch_size",
+        "scoring.actors",
+        "scoring.cpus_per_actor",
+        "filters",
+        "dedup",
+        "caption.allow_cpu_fallback",
+        "caption.replicas",
+        "caption.gpus_per_replica",
+        "caption.cpus_per_replica",
+        "caption.batch_size",
+        "caption.openai",
+        "caption.vllm",
+        "decoder",
+        "ray",
     ]
     base = {"input": {"manifest": "videos/"}, "output": {"root": "/data/out"}}
     digest = parse_config(base).digest()
-    moved = parse_config({**base, "output": {"root": "s3://elsewhere/out"}, "scoring": {"actors": 8}, "ray": {"num_cpus": 4}})
+    moved = parse_config(
+        {**base, "output": {"root": "s3://elsewhere/out"}, "scoring": {"actors": 8}, "ray": {"num_cpus": 4}}
+    )
     assert moved.digest() == digest
     assert parse_config({**base, "split": {"detector": "transnetv2"}}).digest() != digest
     assert parse_config({**base, "caption": {"batch_timeout_s": 60}}).digest() != digest

@@ -31,7 +31,10 @@ def test_the_aws_launcher_config_passes_rays_validation():
     assert config["available_node_types"]["gpu-caption"]["min_workers"] == 0
     assert all("--metrics-export-port" in c for c in config["worker_start_ray_commands"][1:])
     # every node writes the output bucket with the same instance profile
-    assert all(t["node_config"]["IamInstanceProfile"]["Name"] == "vidcurate-output" for t in config["available_node_types"].values())
+    assert all(
+        t["node_config"]["IamInstanceProfile"]["Name"] == "vidcurate-output"
+        for t in config["available_node_types"].values()
+    )
 
 
 @pytest.mark.parametrize("name", ["raycluster.yaml", "rayjob.yaml"])
@@ -66,7 +69,9 @@ def test_images_build_on_the_pinned_ray_images_with_pinned_dependencies():
     cpu = (INFRA / "docker" / "Dockerfile.cpu").read_text()
     gpu = (INFRA / "docker" / "Dockerfile.gpu").read_text()
     assert "FROM rayproject/ray:2.60.0-py311\n" in cpu and "torch==2.14.1 torchvision==0.29.1" in cpu
-    assert "FROM rayproject/ray:2.60.0-py311-gpu\n" in gpu and "vllm==0.33.*" in gpu and "ray[default,data]==2.60.*" in gpu
+    assert (
+        "FROM rayproject/ray:2.60.0-py311-gpu\n" in gpu and "vllm==0.33.*" in gpu and "ray[default,data]==2.60.*" in gpu
+    )
     for dockerfile in (cpu, gpu):
         for line in re.findall(r"^COPY .+$", dockerfile, flags=re.M):
             for source in line.split()[2:-1]:  # after COPY --chown=..., before the destination

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import RAY, _free_port
 
 from cluster.progress import committed_files
 from cluster.store import Store
-from conftest import RAY, _free_port
 from schemas.tables import DATASET
 
 pytestmark = pytest.mark.slow
@@ -31,15 +31,20 @@ OFFLINE = {
     "filters": {"min_aesthetic": None, "min_clip_similarity": None, "max_redundancy": None},
     "dedup": {"eps": 0.001},
     # a tiny random captioner writes noise: its quality gates stay off
-    "caption": {"backend": "tiny-random", "batch_size": 2,
-                "gates": {"min_chars": None, "reject_truncated": False, "max_repetition": None, "min_clip_similarity": None}},
+    "caption": {
+        "backend": "tiny-random",
+        "batch_size": 2,
+        "gates": {"min_chars": None, "reject_truncated": False, "max_repetition": None, "min_clip_similarity": None},
+    },
 }
 
 
 def _start(command: list[str], env: dict) -> subprocess.Popen:
     """A `ray start --block` in a process group of its own, so the test stops exactly the
     Ray processes it started (by their group), not the session's head."""
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -56,7 +61,9 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 def _alive_nodes(address: str, env: dict) -> int:
-    probe = "import ray; ray.init(address=%r, logging_level='ERROR'); print(sum(n['Alive'] for n in ray.nodes()))" % address
+    probe = (
+        "import ray; ray.init(address=%r, logging_level='ERROR'); print(sum(n['Alive'] for n in ray.nodes()))" % address
+    )
     done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60)
     return int(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else 0
 
@@ -69,12 +76,26 @@ def two_nodes(ray_head, tmp_path_factory):
     address = f"127.0.0.1:{port}"
     env = {**ray_head["env"], "RAY_ADDRESS": ""}
     env.pop("RAY_ADDRESS")
-    head = _start([RAY, "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=0",
-                   "--include-dashboard=false", "--disable-usage-stats"], env)
+    head = _start(
+        [
+            RAY,
+            "start",
+            "--head",
+            "--block",
+            "--node-ip-address=127.0.0.1",
+            f"--port={port}",
+            "--num-cpus=0",
+            "--include-dashboard=false",
+            "--disable-usage-stats",
+        ],
+        env,
+    )
     # the worker sees a /tmp of its own: the head's /tmp (the tests' folders) is not there;
     # an address of its own on loopback, so no process mistakes it for the head's node
-    worker_command = (f"mount -t tmpfs tmpfs /tmp && exec {RAY} start --block --address={address} "
-                      "--node-ip-address=127.0.0.2 --num-cpus=2 --disable-usage-stats")
+    worker_command = (
+        f"mount -t tmpfs tmpfs /tmp && exec {RAY} start --block --address={address} "
+        "--node-ip-address=127.0.0.2 --num-cpus=2 --disable-usage-stats"
+    )
     worker = _start(["unshare", "--mount", "--propagation", "private", "sh", "-c", worker_command], env)
     try:
         deadline = time.monotonic() + 120
@@ -91,12 +112,22 @@ def two_nodes(ray_head, tmp_path_factory):
 def _job(two_nodes: dict, tmp_path: Path, shared_videos: Path, output: dict) -> subprocess.CompletedProcess:
     manifest = tmp_path / "manifest.jsonl"
     manifest.write_text("".join(json.dumps({"uri": str(shared_videos / v), "description": v}) + "\n" for v in VIDEOS))
-    config = {"input": {"manifest": str(manifest), "chunk_size": 1}, "output": {"rows_per_shard": 4, **output},
-              "split": {"min_seconds": 1.0, "max_seconds": 8.0}, **OFFLINE}
+    config = {
+        "input": {"manifest": str(manifest), "chunk_size": 1},
+        "output": {"rows_per_shard": 4, **output},
+        "split": {"min_seconds": 1.0, "max_seconds": 8.0},
+        **OFFLINE,
+    }
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
-    return subprocess.run([sys.executable, "-m", "jobs.curate", "--config", str(path)], cwd=tmp_path, env=two_nodes["env"],
-                          capture_output=True, text=True, timeout=900)
+    return subprocess.run(
+        [sys.executable, "-m", "jobs.curate", "--config", str(path)],
+        cwd=tmp_path,
+        env=two_nodes["env"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 def _samples(store: Store) -> list[dict]:
@@ -110,8 +141,12 @@ def _media(row: dict) -> set[str]:
 @pytest.fixture(scope="module")
 def s3_run(two_nodes, s3, tmp_path_factory, shared_videos):
     store = Store(f"{s3['bucket']('multinode')}/run", s3["options"])
-    job = _job(two_nodes, tmp_path_factory.mktemp("s3_run"), shared_videos,
-               {"root": store.root, "storage_options": s3["options"], "media": "both"})
+    job = _job(
+        two_nodes,
+        tmp_path_factory.mktemp("s3_run"),
+        shared_videos,
+        {"root": store.root, "storage_options": s3["options"], "media": "both"},
+    )
     assert job.returncode == 0, job.stderr[-4000:]
     return store
 
@@ -133,7 +168,9 @@ def test_report_and_export_read_a_remote_root_and_export_brings_the_media_down(s
     store = s3_run
     where = ["--root", store.root, *(f"--storage-option={k}={v}" for k, v in s3["options"].items())]
     env = {**os.environ, "AWS_EC2_METADATA_DISABLED": "true"}
-    report = subprocess.run([sys.executable, "-m", "jobs.cli", "report", *where], env=env, capture_output=True, text=True)
+    report = subprocess.run(
+        [sys.executable, "-m", "jobs.cli", "report", *where], env=env, capture_output=True, text=True
+    )
     assert report.returncode == 0 and "s3://multinode/run/report/index.html" in report.stdout, report.stderr[-2000:]
     out = tmp_path / "swift"
     command = [sys.executable, "-m", "jobs.cli", "export", *where, "--format", "ms-swift", "--out", str(out)]
@@ -152,8 +189,12 @@ def test_report_and_export_read_a_remote_root_and_export_brings_the_media_down(s
     assert again.returncode == 0, again.stderr[-2000:]
     assert victim.is_file()
     assert all(p.stat().st_mtime_ns == t for p, t in copied.items() if p != victim)
-    beside = subprocess.run([sys.executable, "-m", "jobs.cli", "export", *where, "--format", "ms-swift"], env=env,
-                            capture_output=True, text=True)
+    beside = subprocess.run(
+        [sys.executable, "-m", "jobs.cli", "export", *where, "--format", "ms-swift"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert beside.returncode == 0, beside.stderr[-2000:]
     exported = [json.loads(line) for line in store.read_text("exports/ms-swift/vidcurate.jsonl").splitlines()]
     assert len(exported) == len(entries) and exported[0]["videos"][0][0].startswith("s3://multinode/run/media/")
@@ -163,8 +204,13 @@ def test_the_dataset_is_plain_parquet_for_pyarrow_s_own_s3_client(s3_run, s3):
     import pyarrow.dataset as pads
     from pyarrow.fs import S3FileSystem
 
-    fs = S3FileSystem(endpoint_override=s3["options"]["endpoint_url"], access_key="testing", secret_key="testing",
-                      scheme="http", region="us-east-1")
+    fs = S3FileSystem(
+        endpoint_override=s3["options"]["endpoint_url"],
+        access_key="testing",
+        secret_key="testing",
+        scheme="http",
+        region="us-east-1",
+    )
     table = pads.dataset("multinode/run/dataset", filesystem=fs, format="parquet").to_table()
     assert table.num_rows == s3_run.read_json("summary.json")["samples"]
 
@@ -182,5 +228,6 @@ def test_a_root_declared_shared_that_is_not_loses_the_media_the_worker_wrote(two
     root = tmp_path / "out"
     job = _job(two_nodes, tmp_path, shared_videos, {"root": str(root), "shared_mount": True})
     samples = _samples(Store(str(root))) if job.returncode == 0 else []
-    assert job.returncode != 0 or not any((root / path).exists() for row in samples for path in _media(row)), \
+    assert job.returncode != 0 or not any((root / path).exists() for row in samples for path in _media(row)), (
         "the worker node's writes were visible to the head"
+    )

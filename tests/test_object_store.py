@@ -35,10 +35,9 @@ def test_writes_are_read_back_listed_and_deleted(store):
 
 
 def test_a_write_that_fails_leaves_nothing_behind(store):
-    with pytest.raises(RuntimeError):
-        with store.open_write("x/half.bin") as f:
-            f.write(b"partial")
-            raise RuntimeError("killed mid-write")
+    with pytest.raises(RuntimeError), store.open_write("x/half.bin") as f:
+        f.write(b"partial")
+        raise RuntimeError("killed mid-write")
     assert store.files("x") == []
 
 

@@ -73,21 +73,29 @@ def _wait_for(check, timeout: float):
         time.sleep(1)
 
 
-def test_a_job_submitted_through_the_jobs_api_reports_progress_logs_metrics_and_its_report(ray_head, shared_videos, tmp_path):
+def test_a_job_submitted_through_the_jobs_api_reports_progress_logs_metrics_and_its_report(
+    ray_head, shared_videos, tmp_path
+):
     from ray.job_submission import JobStatus, JobSubmissionClient
 
     config = tmp_path / "job.yaml"
-    config.write_text(json.dumps({
-        "input": {"manifest": f"{shared_videos}/c*.mp4"},
-        "output": {"root": str(tmp_path / "out")},
-        "split": {"max_seconds": 10},
-        **OFFLINE,
-    }))
+    config.write_text(
+        json.dumps(
+            {
+                "input": {"manifest": f"{shared_videos}/c*.mp4"},
+                "output": {"root": str(tmp_path / "out")},
+                "split": {"max_seconds": 10},
+                **OFFLINE,
+            }
+        )
+    )
     before = settled(ray_head["metrics"])
     client = JobSubmissionClient(ray_head["dashboard"])
     runtime_env = {**yaml.safe_load((REPO / "infra" / "runtime_env.yaml").read_text()), "working_dir": str(REPO)}
     job = client.submit_job(entrypoint=f"python -m jobs.curate --config {config}", runtime_env=runtime_env)
-    status = _wait_for(lambda: client.get_job_status(job) in {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.STOPPED}, 300)
+    status = _wait_for(
+        lambda: client.get_job_status(job) in {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.STOPPED}, 300
+    )
     logs = client.get_job_logs(job)
     assert status and client.get_job_status(job) == JobStatus.SUCCEEDED, logs[-3000:]
     assert "segment pass:" in logs and "Running Dataset" in logs  # Ray Data progress in the job logs
@@ -131,4 +139,6 @@ def test_the_grafana_dashboard_charts_only_metrics_vidcurate_exports():
         (provisioning,) = (REPO / "infra" / "grafana" / "provisioning" / folder).glob("*.yaml")
         assert yaml.safe_load(provisioning.read_text())["apiVersion"] == 1
     scrape = yaml.safe_load((REPO / "infra" / "prometheus" / "prometheus.yml").read_text())
-    assert scrape["scrape_configs"][0]["file_sd_configs"][0]["files"] == ["/tmp/ray/prom_metrics_service_discovery.json"]
+    assert scrape["scrape_configs"][0]["file_sd_configs"][0]["files"] == [
+        "/tmp/ray/prom_metrics_service_discovery.json"
+    ]

@@ -15,17 +15,17 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from browser import image_states, rendered_dom
 from PIL import Image
 
+from cluster.samples import check_conversation
 from cluster.video.synth import scene_frames, write_video
 from jobs.config import parse_config
-from cluster.samples import check_conversation
 from jobs.curate import run
 from jobs.export import main as export_main
 from jobs.materialize import main as materialize_main
 from jobs.report import main as report_main
 from schemas.tables import DATASET, ERRORS
-from browser import image_states, rendered_dom
 
 # Random-weight CLIP (no network in tests): its scores mean nothing, so no thresholds on
 # them, and dedup only of near-identical segments.
@@ -62,7 +62,10 @@ def inputs(tmp_path_factory, shared_videos):
         "fades.mp4": ("filtered", "blank"),  # one uniform frame fading: no content to train on
         "remote.mp4": ("errored", "probe:InputUnavailable"),
     }
-    rows += [{"uri": str(root / n)} for n in ["zero.mp4", "text.mp4", "truncated.mp4", "short.mp4", "sliver.mp4", "missing.mp4"]]
+    rows += [
+        {"uri": str(root / n)}
+        for n in ["zero.mp4", "text.mp4", "truncated.mp4", "short.mp4", "sliver.mp4", "missing.mp4"]
+    ]
     rows.append({"uri": f"http://127.0.0.1:{_closed_port()}/remote.mp4", "title": 7})
     manifest = root / "manifest.jsonl"
     manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -111,7 +114,12 @@ def test_bad_inputs_end_with_their_reason(result):
             assert {r["reason"] for r in rows} == {reason}, name
     errors = pq.read_table(out / "errors")
     assert errors.schema.equals(ERRORS)
-    assert {Path(u).name for u in errors.column("input").to_pylist()} >= {"zero.mp4", "text.mp4", "missing.mp4", "remote.mp4"}
+    assert {Path(u).name for u in errors.column("input").to_pylist()} >= {
+        "zero.mp4",
+        "text.mp4",
+        "missing.mp4",
+        "remote.mp4",
+    }
 
 
 def test_dataset_is_valid_sharegpt_with_media_on_disk(result):
@@ -162,7 +170,9 @@ def test_trainer_files_describe_the_dataset(result):
     assert info["vidcurate"]["file_name"] == "dataset" and info["vidcurate"]["formatting"] == "sharegpt"
     args = json.loads((out / "trainer_args.json").read_text())
     assert args["llamafactory"]["video_max_pixels"] == 256 * 256
-    assert args["llamafactory"]["cutoff_len_at_least"] == max(pq.read_table(out / "dataset").column("total_tokens").to_pylist())
+    assert args["llamafactory"]["cutoff_len_at_least"] == max(
+        pq.read_table(out / "dataset").column("total_tokens").to_pylist()
+    )
     assert args["text_counted"] is False and "Text is not counted" in args["note"]  # no tokens.tokenizer here
 
 
@@ -199,18 +209,35 @@ def test_each_pass_runs_as_its_own_ray_job_submit(ray_head, shared_videos, tmp_p
     account for every input and write the report, as the whole job does in one."""
     repo = Path(__file__).resolve().parents[1]
     config = tmp_path / "job.yaml"  # JSON is YAML
-    config.write_text(json.dumps({
-        "input": {"manifest": f"{shared_videos}/c*.mp4"},
-        "output": {"root": str(tmp_path / "out")},
-        "split": {"max_seconds": 10},
-        **OFFLINE_SCORING,
-    }))
+    config.write_text(
+        json.dumps(
+            {
+                "input": {"manifest": f"{shared_videos}/c*.mp4"},
+                "output": {"root": str(tmp_path / "out")},
+                "split": {"max_seconds": 10},
+                **OFFLINE_SCORING,
+            }
+        )
+    )
     ray_cli = str(Path(__import__("sys").executable).with_name("ray"))
-    submit = [ray_cli, "job", "submit", "--address", ray_head["dashboard"], "--working-dir", str(repo),
-              "--runtime-env", str(repo / "infra" / "runtime_env.yaml"), "--", "python", "-m"]
+    submit = [
+        ray_cli,
+        "job",
+        "submit",
+        "--address",
+        ray_head["dashboard"],
+        "--working-dir",
+        str(repo),
+        "--runtime-env",
+        str(repo / "infra" / "runtime_env.yaml"),
+        "--",
+        "python",
+        "-m",
+    ]
     for entry in ("jobs.segment", "jobs.select", "jobs.materialize"):
-        job = subprocess.run([*submit, entry, "--config", str(config)],
-                             capture_output=True, text=True, env=ray_head["env"], timeout=300)
+        job = subprocess.run(
+            [*submit, entry, "--config", str(config)], capture_output=True, text=True, env=ray_head["env"], timeout=300
+        )
         assert job.returncode == 0, entry + job.stdout[-3000:] + job.stderr[-3000:]
         assert "succeeded" in job.stdout + job.stderr, entry
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
@@ -233,8 +260,15 @@ def test_the_report_shows_the_run_and_loads_every_image_in_a_browser(result):
     out, summary, _, _ = result
     dom = rendered_dom(out / "report" / "index.html")
     states = image_states(dom)
-    plots = {"funnel.png", "duration.png", "display_aspect_ratio.png", "aesthetic.png", "clip_similarity.png",
-             "tokens.png", "cluster_sizes.png"}
+    plots = {
+        "funnel.png",
+        "duration.png",
+        "display_aspect_ratio.png",
+        "aesthetic.png",
+        "clip_similarity.png",
+        "tokens.png",
+        "cluster_sizes.png",
+    }
     assert plots <= set(states)
     gallery = [src for src in states if src.startswith("gallery/")]
     assert len(gallery) == min(24, summary["samples"])
@@ -245,7 +279,9 @@ def test_the_report_shows_the_run_and_loads_every_image_in_a_browser(result):
     counts = dict(re.findall(r"<tr><td>([^<]+)</td><td>(\d+)</td></tr>", dom))
     assert int(counts["inputs"]) == summary["inputs"] and int(counts["samples"]) == summary["samples"]
     assert int(counts["segments with samples"]) == summary["segments"]["kept"]
-    samples = {r["id"]: r for r in pq.read_table(out / "dataset", columns=["id", "messages", "total_tokens"]).to_pylist()}
+    samples = {
+        r["id"]: r for r in pq.read_table(out / "dataset", columns=["id", "messages", "total_tokens"]).to_pylist()
+    }
     tokens = sorted(r["total_tokens"] for r in samples.values())
     assert int(counts["100%"]) == tokens[-1]  # cutoff_len that fits every sample
     assert int(counts["99%"]) == tokens[math.ceil(0.99 * len(tokens)) - 1]
@@ -311,6 +347,10 @@ def test_an_export_for_another_trainer_is_refused_until_its_counts_are_made(resu
         assert [t["from"] for t in entry["conversations"]] == ["human", "gpt"]
         assert Path(entry["video"]).is_file() and entry["conversations"][0]["value"].count("<video>") == 1
     # the first profile's media went with its samples: media/ holds exactly what samples use
-    used = {Path(p) for r in samples.values() for p in [*(f for v in r["videos"] for f in v), *r["video_clips"], *r["images"]]}
+    used = {
+        Path(p)
+        for r in samples.values()
+        for p in [*(f for v in r["videos"] for f in v), *r["video_clips"], *r["images"]]
+    }
     on_disk = {f.relative_to(copy) for f in (copy / "media").rglob("*") if f.is_file()}
     assert on_disk == used

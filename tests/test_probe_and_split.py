@@ -5,10 +5,10 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-
 from media_files import remux_elementary, write_with_pts
-from cluster.video.cuts import STAT_FIELDS, Boundary, CutParams, detect_boundaries, frame_stats
+
 from cluster.video import scan
+from cluster.video.cuts import STAT_FIELDS, Boundary, CutParams, detect_boundaries, frame_stats
 from cluster.video.decode import SeekMissed, iter_analysis_frames, keyframe_splits, read_frames_at
 from cluster.video.probe import ProbeError, probe_video
 from cluster.video.scan import MIN_STRETCH_SECONDS, scene_stats
@@ -36,7 +36,9 @@ def test_probe_reads_codec_and_audio(shared_videos):
 
 
 def test_display_size_applies_sample_aspect_ratio(tmp_path):
-    path = write_video(tmp_path / "pal.mp4", scene_frames(704, 576, 25, [0.4]), 25, sample_aspect_ratio=Fraction(16, 11))
+    path = write_video(
+        tmp_path / "pal.mp4", scene_frames(704, 576, 25, [0.4]), 25, sample_aspect_ratio=Fraction(16, 11)
+    )
     probe = probe_video(str(path))
     assert (probe.coded_width, probe.coded_height) == (704, 576)
     assert (probe.display_width, probe.display_height) == (1024, 576)
@@ -128,7 +130,9 @@ def test_a_seek_that_misses_its_keyframe_falls_back_to_one_pass(tmp_path, monkey
     with pytest.raises(SeekMissed, match="long.mp4"):
         list(iter_analysis_frames(str(path), span=(split + 1, None)))
     times = []
-    _assert_same_stats(scan.scene_stats(str(path), PARAMS, times, workers=2), frame_stats(iter_analysis_frames(str(path))))
+    _assert_same_stats(
+        scan.scene_stats(str(path), PARAMS, times, workers=2), frame_stats(iter_analysis_frames(str(path)))
+    )
     assert len(times) == _decoded_frames(path)
 
 
@@ -141,7 +145,9 @@ def test_a_stream_that_cannot_seek_is_read_in_one_pass(tmp_path):
 
 def test_split_chops_long_scenes_and_marks_short_ones():
     timestamps = np.arange(1000) / 25.0  # 40 s
-    segments = split_timeline(timestamps, 40.0, [Boundary(500, 500, "cut"), Boundary(525, 525, "cut")], min_seconds=2.0, max_seconds=8.0)
+    segments = split_timeline(
+        timestamps, 40.0, [Boundary(500, 500, "cut"), Boundary(525, 525, "cut")], min_seconds=2.0, max_seconds=8.0
+    )
     kept = [s for s in segments if s.filtered_reason is None]
     assert [s.filtered_reason for s in segments].count("too_short") == 1
     assert all(s.duration_s <= 8.0 + 1e-9 for s in segments)

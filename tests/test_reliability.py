@@ -20,13 +20,13 @@ import av
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from media_files import remux_elementary, write_with_pts
 from PIL import Image
 
-from media_files import remux_elementary, write_with_pts
 from cluster.admission import ForbiddenInput, InputPolicy, check_uri
 from cluster.progress import committed_files
-from cluster.store import Store
 from cluster.stages.segment_stage import SegmentVideo
+from cluster.store import Store
 from cluster.video.cuts import CutParams
 from cluster.video.guard import DecoderCrashed, DecoderTimeout, GuardSettings, guarded
 from cluster.video.probe import ProbeError, probe_video
@@ -84,7 +84,9 @@ def test_a_hanging_decoder_times_out_and_the_next_call_works():
 def test_a_bug_in_our_code_is_raised_not_turned_into_an_error_row(tmp_path):
     path, _ = write_scene_video(tmp_path / "buggy.mp4", [1.5], seed=3)
     for isolate in (False, True):
-        settings = SplitSettings("fixed", 1.0, 10.0, 2.0, CutParams(), GuardSettings(isolate=isolate, inject_faults={"buggy": "bug"}))
+        settings = SplitSettings(
+            "fixed", 1.0, 10.0, 2.0, CutParams(), GuardSettings(isolate=isolate, inject_faults={"buggy": "bug"})
+        )
         with pytest.raises(KeyError, match="injected bug"):
             SegmentVideo(settings)({"uri": str(path), "input_index": 0})
 
@@ -97,18 +99,30 @@ def test_a_bug_in_our_code_fails_the_job_with_its_traceback(ray_head, tmp_path):
     write_scene_video(tmp_path / "in" / "fine.mp4", [1.5], seed=1)
     write_scene_video(tmp_path / "in" / "buggy.mp4", [1.5], seed=2)
     config = tmp_path / "bug.json"
-    config.write_text(json.dumps({
-        "input": {"manifest": str(tmp_path / "in")},
-        "output": {"root": str(tmp_path / "out")},
-        "decoder": {"inject_faults": {"buggy": "bug"}},
-        **OFFLINE,
-    }))
+    config.write_text(
+        json.dumps(
+            {
+                "input": {"manifest": str(tmp_path / "in")},
+                "output": {"root": str(tmp_path / "out")},
+                "decoder": {"inject_faults": {"buggy": "bug"}},
+                **OFFLINE,
+            }
+        )
+    )
     env = {**ray_head["env"], "RAY_ADDRESS": ray_head["address"]}
-    job = subprocess.run([sys.executable, "-m", "jobs.segment", "--config", str(config)],
-                         env=env, capture_output=True, text=True, timeout=300, check=False)
+    job = subprocess.run(
+        [sys.executable, "-m", "jobs.segment", "--config", str(config)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert job.returncode not in (0, 2, 3), job.stderr[-2000:]
     assert "Traceback" in job.stderr and "KeyError" in job.stderr and "injected bug" in job.stderr
-    written = pq.read_table(tmp_path / "out" / "candidates").to_pylist() if (tmp_path / "out" / "candidates").exists() else []
+    written = (
+        pq.read_table(tmp_path / "out" / "candidates").to_pylist() if (tmp_path / "out" / "candidates").exists() else []
+    )
     assert not [r for r in written if "buggy" in r["uri"]]
 
 
@@ -163,7 +177,9 @@ def _audio_only(path: Path) -> None:
 
 def _variable_frame_rate(path: Path) -> None:
     steps = [20 if (i // 15) % 2 else 50 for i in range(150)]  # alternating 50 fps and 20 fps stretches
-    write_with_pts(path, scene_frames(320, 240, 30, [3.0, 3.0]), np.cumsum([0, *steps[:-1]]).tolist(), Fraction(1, 1000))
+    write_with_pts(
+        path, scene_frames(320, 240, 30, [3.0, 3.0]), np.cumsum([0, *steps[:-1]]).tolist(), Fraction(1, 1000)
+    )
 
 
 def _start_offset(path: Path) -> None:
@@ -186,7 +202,9 @@ def matrix(tmp_path_factory, shared_videos):
     (inputs / "zero_bytes.mp4").write_bytes(b"")
     example = (shared_videos / "example.mp4").read_bytes()
     (inputs / "truncated.mp4").write_bytes(example[: len(example) // 3])
-    (inputs / "random_bytes.mp4").write_bytes(np.random.default_rng(1).integers(0, 256, 50_000, dtype=np.uint8).tobytes())
+    (inputs / "random_bytes.mp4").write_bytes(
+        np.random.default_rng(1).integers(0, 256, 50_000, dtype=np.uint8).tobytes()
+    )
     Image.fromarray(np.full((240, 320, 3), 90, np.uint8)).save(inputs / "image.png")
     (inputs / "image.png").rename(inputs / "image_renamed.mp4")
     _audio_only(inputs / "audio_only.mp4")
@@ -195,7 +213,9 @@ def matrix(tmp_path_factory, shared_videos):
     _variable_frame_rate(inputs / "vfr.mp4")
     write_scene_video(inputs / "rotated_90.mp4", [3.0], seed=1, rotation=90)
     write_scene_video(inputs / "rotated_180.mp4", [3.0], seed=2, rotation=180)
-    write_scene_video(inputs / "anamorphic.mp4", [3.0], width=352, height=288, seed=3, sample_aspect_ratio=Fraction(16, 11))
+    write_scene_video(
+        inputs / "anamorphic.mp4", [3.0], width=352, height=288, seed=3, sample_aspect_ratio=Fraction(16, 11)
+    )
     remux_elementary(write_scene_video(root / "src.mp4", [3.0], seed=4)[0], inputs / "no_duration.h264")
     _start_offset(inputs / "start_offset.mp4")
     write_video(inputs / "extreme_aspect.mp4", scene_frames(804, 2, 25, [3.0]), 25)
@@ -250,7 +270,11 @@ def _matrix_config(root: Path, manifest: Path, out: str, **sample) -> dict:
         "input": {"manifest": str(manifest), "allowed_roots": [str(root / "in")], "chunk_size": 5},
         "output": {"root": str(root / out)},
         "split": {"min_seconds": 1.0, "max_seconds": 10.0},
-        "decoder": {"timeout_s": 10, "retries": 1, "inject_faults": {"crashes_decoder": "crash", "hangs_decoder": "hang"}},
+        "decoder": {
+            "timeout_s": 10,
+            "retries": 1,
+            "inject_faults": {"crashes_decoder": "crash", "hangs_decoder": "hang"},
+        },
         "sample": sample,
         **OFFLINE,
     }
@@ -280,7 +304,10 @@ def test_every_bad_input_ends_with_its_expected_outcome(matrix_run):
 def test_awkward_videos_become_correct_samples(matrix_run):
     root, _, _ = matrix_run
     samples = {Path(r["source_uri"]).name: r for r in pq.read_table(root / "out" / "dataset").to_pylist()}
-    assert (samples["rotated_90.mp4"]["probe"]["display_width"], samples["rotated_90.mp4"]["probe"]["display_height"]) == (240, 320)
+    assert (
+        samples["rotated_90.mp4"]["probe"]["display_width"],
+        samples["rotated_90.mp4"]["probe"]["display_height"],
+    ) == (240, 320)
     assert samples["rotated_180.mp4"]["probe"]["rotation"] == 180
     assert samples["anamorphic.mp4"]["probe"]["display_width"] == 512
     assert samples["start_offset.mp4"]["probe"]["start_time"] == pytest.approx(3.0)
@@ -296,7 +323,9 @@ def test_awkward_videos_become_correct_samples(matrix_run):
 def test_forbidden_and_crashing_inputs_are_reported_with_their_reason(matrix_run):
     root, _, _ = matrix_run
     rows = pq.read_table(root / "out" / "errors").to_pylist()
-    refused = sorted(e["error_message"] for e in rows if e["stage"] == "admission" and e["error_type"] == "ForbiddenInput")
+    refused = sorted(
+        e["error_message"] for e in rows if e["stage"] == "admission" and e["error_type"] == "ForbiddenInput"
+    )
     assert len(refused) == 2
     assert "'..' in an input path is refused" in refused[0] and "outside input.allowed_roots" in refused[1]
     errors = {(Path(e["input"]).name, e["stage"], e["error_type"]): e["error_message"] for e in rows}
@@ -337,8 +366,7 @@ def _resume_config(manifest: Path, out: str, storage_options: dict | None = None
     # one video per chunk, small scoring batches: chunks commit one by one
     return {
         "input": {"manifest": str(manifest), "chunk_size": 1},
-        "output": {"root": out, "rows_per_shard": 3,
-                   "storage_options": storage_options or {}},
+        "output": {"root": out, "rows_per_shard": 3, "storage_options": storage_options or {}},
         "split": {"min_seconds": 1.0, "max_seconds": 10.0},
         **OFFLINE,
         "scoring": {**OFFLINE["scoring"], "batch_size": 2},
@@ -372,8 +400,9 @@ def _same(a, b) -> bool:
 
 
 @pytest.mark.parametrize("where", ["local", "s3"])
-def test_a_killed_driver_resumes_to_exactly_the_uninterrupted_output(where, request, tmp_path, ray_head, resume_inputs,
-                                                                     reference):
+def test_a_killed_driver_resumes_to_exactly_the_uninterrupted_output(
+    where, request, tmp_path, ray_head, resume_inputs, reference
+):
     root, manifest = resume_inputs
     store, options = _store_for(where, request, root, "resumed")
     (tmp_path / "resumed.json").write_text(json.dumps(_resume_config(manifest, store.root, options)))
@@ -413,11 +442,11 @@ def test_a_killed_driver_resumes_to_exactly_the_uninterrupted_output(where, requ
     assert list(workdir.iterdir()) == [] and set(Path("/tmp").glob("vidcurate-*")) <= temporaries
 
 
-def test_losing_the_object_store_mid_run_keeps_committed_chunks_and_a_rerun_redoes_the_rest(tmp_path, ray_head,
-                                                                                          resume_inputs, reference):
-    from moto.server import ThreadedMotoServer
-
+def test_losing_the_object_store_mid_run_keeps_committed_chunks_and_a_rerun_redoes_the_rest(
+    tmp_path, ray_head, resume_inputs, reference
+):
     from conftest import _free_port
+    from moto.server import ThreadedMotoServer
 
     root, manifest = resume_inputs
     port = _free_port()
@@ -468,8 +497,9 @@ def _store_for(where: str, request, root: Path, name: str) -> tuple[Store, dict]
 
 
 @pytest.mark.parametrize("where", ["local", "s3"])
-def test_a_worker_killed_mid_task_is_retried_without_losing_or_duplicating_rows(where, request, ray_head, resume_inputs,
-                                                                                reference):
+def test_a_worker_killed_mid_task_is_retried_without_losing_or_duplicating_rows(
+    where, request, ray_head, resume_inputs, reference
+):
     root, manifest = resume_inputs
     store, options = _store_for(where, request, root, "worker_killed")
     killed: list[str] = []

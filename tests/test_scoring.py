@@ -36,8 +36,12 @@ def aesthetic_dir(shared_videos):
 
 @pytest.mark.parametrize("name,file,emb", HEADS)
 def test_real_heads_score_higher_for_higher_rated_embeddings(aesthetic_dir, name, file, emb):
-    head = aesthetic.build_head(aesthetic.HEADS[name], aesthetic.head_weights(aesthetic.HEADS[name], str(aesthetic_dir / file)))
-    embeddings = torch.tensor(np.concatenate([np.load(aesthetic_dir / "emb" / f"{emb}_rating{k}.npy") for k in range(10)]))
+    head = aesthetic.build_head(
+        aesthetic.HEADS[name], aesthetic.head_weights(aesthetic.HEADS[name], str(aesthetic_dir / file))
+    )
+    embeddings = torch.tensor(
+        np.concatenate([np.load(aesthetic_dir / "emb" / f"{emb}_rating{k}.npy") for k in range(10)])
+    )
     scores = aesthetic.score(head, embeddings).numpy()
     assert np.all(np.diff(scores) > 0)
     assert 0 < scores[5] < 10
@@ -159,7 +163,9 @@ def test_the_gpu_preprocess_gives_open_clips_pixels(model):
 
     def both(shapes):
         jpegs = [_jpeg(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)) for h, w in shapes]
-        tensors = decode_jpeg_tensors([torch.frombuffer(bytearray(j), dtype=torch.uint8) for j in jpegs], mode=ImageReadMode.RGB)
+        tensors = decode_jpeg_tensors(
+            [torch.frombuffer(bytearray(j), dtype=torch.uint8) for j in jpegs], mode=ImageReadMode.RGB
+        )
         return tensor_preprocess(tensors), torch.stack([preprocess(decode_jpeg(j)) for j in jpegs])
 
     got, expected = both([(224, 398), (224, 398), (398, 224), (224, 224)])  # as DecodeKeyframes writes them

@@ -72,7 +72,9 @@ def _rows(sizes, videos=1):
     rows = []
     for c, n in enumerate(sizes):
         for i in range(n):
-            rows.append({"segment_id": f"s{c}_{i:03d}", "video_id": f"v{i % videos}", "cluster_id": c, "rank": float(i)})
+            rows.append(
+                {"segment_id": f"s{c}_{i:03d}", "video_id": f"v{i % videos}", "cluster_id": c, "rank": float(i)}
+            )
     return rows
 
 
@@ -131,16 +133,18 @@ def _select_run(videos, out, **dedup):
 
     manifest = out / "m.jsonl"
     manifest.write_text("".join(json.dumps({"uri": v}) + "\n" for v in videos))
-    cfg = parse_config({
-        "input": {"manifest": str(manifest)},
-        "output": {"root": str(out / "run")},
-        "split": {"mode": "fixed", "min_seconds": 1.0, "max_seconds": 3.0},
-        "scoring": {"preset": "random", "keyframes": 2},
-        "filters": {"min_aesthetic": None, "min_clip_similarity": None, "max_redundancy": None},
-        # random CLIP weights: time-overlapping segments score about 0.995-0.9996, adjacent
-        # segments of one continuous shot about 0.99, so eps is set between them
-        "dedup": {"clusters": 3, "eps": 0.006, **dedup},
-    })
+    cfg = parse_config(
+        {
+            "input": {"manifest": str(manifest)},
+            "output": {"root": str(out / "run")},
+            "split": {"mode": "fixed", "min_seconds": 1.0, "max_seconds": 3.0},
+            "scoring": {"preset": "random", "keyframes": 2},
+            "filters": {"min_aesthetic": None, "min_clip_similarity": None, "max_redundancy": None},
+            # random CLIP weights: time-overlapping segments score about 0.995-0.9996, adjacent
+            # segments of one continuous shot about 0.99, so eps is set between them
+            "dedup": {"clusters": 3, "eps": 0.006, **dedup},
+        }
+    )
     return run(cfg)
 
 
@@ -184,11 +188,16 @@ def test_caps_rerun_through_select_only(selected, tmp_path):
 
     out, _ = selected
     config = tmp_path / "c.json"
-    config.write_text(json.dumps({
-        "input": {"manifest": "unused"}, "output": {"root": str(out / "run")},
-        "filters": {"min_aesthetic": None, "min_clip_similarity": None, "max_redundancy": None},
-        "dedup": {"clusters": 3, "eps": 0.006, "max_per_video": 1},
-    }))
+    config.write_text(
+        json.dumps(
+            {
+                "input": {"manifest": "unused"},
+                "output": {"root": str(out / "run")},
+                "filters": {"min_aesthetic": None, "min_clip_similarity": None, "max_redundancy": None},
+                "dedup": {"clusters": 3, "eps": 0.006, "max_per_video": 1},
+            }
+        )
+    )
     assert select_main(["--config", str(config)]) == 0
     kept = [s for s in pq.read_table(out / "run" / "selection").to_pylist() if s["keep"]]
     assert len({s["video_id"] for s in kept}) == len(kept) == 3
@@ -199,8 +208,15 @@ def test_empty_input_gives_an_empty_valid_selection(ray_head, tmp_path):
     from jobs.curate import run
 
     (tmp_path / "empty").mkdir()
-    summary = run(parse_config({"input": {"manifest": str(tmp_path / "empty")}, "output": {"root": str(tmp_path / "out")},
-                                "scoring": {"preset": "random"}}))
+    summary = run(
+        parse_config(
+            {
+                "input": {"manifest": str(tmp_path / "empty")},
+                "output": {"root": str(tmp_path / "out")},
+                "scoring": {"preset": "random"},
+            }
+        )
+    )
     import pyarrow.parquet as pq
 
     from schemas.tables import SELECTION

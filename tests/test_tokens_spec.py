@@ -6,7 +6,9 @@ from cluster.tokens.geometry import GeometryError
 from cluster.tokens.profiles import TokenProfile
 from cluster.tokens.sampling import plan_image, plan_video
 
-QVU, HF, LF, QVF = (TokenProfile(consumer=c) for c in ("qwen-vl-utils", "hf-processor", "llamafactory", "qwen-vl-finetune"))
+QVU, HF, LF, QVF = (
+    TokenProfile(consumer=c) for c in ("qwen-vl-utils", "hf-processor", "llamafactory", "qwen-vl-finetune")
+)
 Q3 = TokenProfile(consumer="qwen-vl-utils", family="qwen3-vl")
 
 
@@ -50,7 +52,17 @@ def test_extreme_aspect_ratio_is_an_error_except_under_llamafactory():
         (1800, 30, 1920, 1080, QVU, 120, (560, 1008), (60, 40, 72), 43200),
         (7200, 24, 854, 480, QVU, 600, (392, 728), (300, 28, 52), 109200),
         (54000, 30, 1280, 720, QVU, 768, (336, 644), (384, 24, 46), 105984),
-        (54000, 30, 1280, 720, QVU.with_overrides(video_total_pixels=20480 * 784), 768, (224, 420), (384, 16, 30), 46080),
+        (
+            54000,
+            30,
+            1280,
+            720,
+            QVU.with_overrides(video_total_pixels=20480 * 784),
+            768,
+            (224, 420),
+            (384, 16, 30),
+            46080,
+        ),
     ],
 )
 def test_video_counts_match_the_spec_table(frames, fps, w, h, profile, n, size, grid, pads):
@@ -61,8 +73,14 @@ def test_video_counts_match_the_spec_table(frames, fps, w, h, profile, n, size, 
 
 @pytest.mark.parametrize(
     "frames,fps,w,h,pads",
-    [(75, 30, 1280, 720, 252), (75, 25, 640, 480, 264), (300, 30, 1280, 720, 840),
-     (1800, 30, 1920, 1080, 5040), (7200, 24, 854, 480, 5376), (54000, 30, 1280, 720, 5376)],
+    [
+        (75, 30, 1280, 720, 252),
+        (75, 25, 640, 480, 264),
+        (300, 30, 1280, 720, 840),
+        (1800, 30, 1920, 1080, 5040),
+        (7200, 24, 854, 480, 5376),
+        (54000, 30, 1280, 720, 5376),
+    ],
 )
 def test_llamafactory_video_counts_match_the_spec_table(frames, fps, w, h, pads):
     assert plan_video(frames, fps, h, w, LF).count.pad_tokens == pads

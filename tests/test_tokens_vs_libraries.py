@@ -12,9 +12,9 @@ from cluster.video.synth import scene_frames, write_video
 
 os.environ.setdefault("FORCE_QWENVL_VIDEO_READER", "decord")
 # the test extra installs qwen-vl-utils and transformers: a missing one fails, never skips
-import qwen_vl_utils.vision_process as qvu  # noqa: E402
-from transformers import Qwen2VLImageProcessor, Qwen2VLVideoProcessor  # noqa: E402
-from transformers.video_utils import VideoMetadata  # noqa: E402
+import qwen_vl_utils.vision_process as qvu
+from transformers import Qwen2VLImageProcessor, Qwen2VLVideoProcessor
+from transformers.video_utils import VideoMetadata
 
 QVU, HF = TokenProfile(consumer="qwen-vl-utils"), TokenProfile(consumer="hf-processor")
 SIZES = [(224, 224), (1920, 1080), (1280, 720), (640, 480), (100, 100), (1000, 50), (333, 777)]
@@ -59,7 +59,9 @@ def test_video_sampling_matches_qwen_vl_utils_fetch_video(videos, name):
     import decord
 
     path, w, h = videos[name]
-    (video, meta), sample_fps = qvu.fetch_video({"video": path}, return_video_sample_fps=True, return_video_metadata=True)
+    (video, meta), sample_fps = qvu.fetch_video(
+        {"video": path}, return_video_sample_fps=True, return_video_metadata=True
+    )
     reader = decord.VideoReader(path)
     plan = plan_video(len(reader), reader.get_avg_fps(), h, w, QVU)
     assert list(plan.indices) == list(meta["frames_indices"])

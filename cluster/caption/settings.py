@@ -8,9 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.digest import outside_digest
 
-DEFAULT_SHORT_PROMPT = (
-    "Describe this video in one sentence: the main subject, what happens, and the setting."
-)
+DEFAULT_SHORT_PROMPT = "Describe this video in one sentence: the main subject, what happens, and the setting."
 DEFAULT_DETAILED_PROMPT = (
     "Describe this video in detail. Cover the subjects and their appearance, the actions and "
     "how they change over time, the setting, camera motion and shot changes, and any visible "
@@ -65,18 +63,27 @@ class CaptionConfig(_Section):
     built offline (captions are meaningless and marked so)."""
 
     backend: Literal["none", "transformers", "vllm", "openai", "tiny-random"] = "none"
-    model: str | None = Field(None, description="HF model id or local path (transformers, vllm); served model name (openai)")
-    device: Literal["auto", "cuda", "cpu"] = Field("auto", description="transformers: auto uses a GPU when the cluster has one")
+    model: str | None = Field(
+        None, description="HF model id or local path (transformers, vllm); served model name (openai)"
+    )
+    device: Literal["auto", "cuda", "cpu"] = Field(
+        "auto", description="transformers: auto uses a GPU when the cluster has one"
+    )
     allow_cpu_fallback: bool = Field(
-        False, description="run a cuda-configured transformers captioner on CPU when the cluster has no GPU",
+        False,
+        description="run a cuda-configured transformers captioner on CPU when the cluster has no GPU",
         json_schema_extra=outside_digest("where the captioner runs"),
     )
-    expect_gpus: bool = Field(False, description="request GPUs even when none is up yet (GPU workers autoscale from zero)")
+    expect_gpus: bool = Field(
+        False, description="request GPUs even when none is up yet (GPU workers autoscale from zero)"
+    )
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
     replicas: int = Field(1, ge=1, description="captioner actors", json_schema_extra=outside_digest("throughput only"))
     gpus_per_replica: float = Field(1, gt=0, json_schema_extra=outside_digest("throughput only"))
     cpus_per_replica: float = Field(1, gt=0, json_schema_extra=outside_digest("throughput only"))
-    batch_size: int = Field(8, ge=1, description="segments per actor call", json_schema_extra=outside_digest("throughput only"))
+    batch_size: int = Field(
+        8, ge=1, description="segments per actor call", json_schema_extra=outside_digest("throughput only")
+    )
     batch_timeout_s: float = Field(600.0, gt=0, description="generation time limit per batch (local backends)")
     short_prompt: str = DEFAULT_SHORT_PROMPT
     detailed_prompt: str = DEFAULT_DETAILED_PROMPT
@@ -88,7 +95,7 @@ class CaptionConfig(_Section):
     gates: GateSettings = GateSettings()
 
     @model_validator(mode="after")
-    def _model_named(self) -> "CaptionConfig":
+    def _model_named(self) -> CaptionConfig:
         if self.backend in ("transformers", "vllm", "openai") and not self.model:
             raise ValueError(f"caption.model is required for caption.backend={self.backend}")
         return self

@@ -49,7 +49,9 @@ class VLLMCaptioner:
         g = self.cfg.generation
         prompts = [
             {
-                "prompt": self.processor.apply_chat_template(user_turn(r.prompt), add_generation_prompt=True, tokenize=False),
+                "prompt": self.processor.apply_chat_template(
+                    user_turn(r.prompt), add_generation_prompt=True, tokenize=False
+                ),
                 "multi_modal_data": {"video": np.stack(r.frames)},
             }
             for r in requests
@@ -60,6 +62,9 @@ class VLLMCaptioner:
         ]
         outputs = self.llm.generate(prompts, params, use_tqdm=False)
         return [
-            Generation(text=o.outputs[0].text.strip(), finish_reason="length" if o.outputs[0].finish_reason == "length" else "stop")
+            Generation(
+                text=o.outputs[0].text.strip(),
+                finish_reason="length" if o.outputs[0].finish_reason == "length" else "stop",
+            )
             for o in outputs
         ]

@@ -20,15 +20,21 @@ class HeadSpec:
 
 HEADS = {
     "laion-linear-vit-b-32": HeadSpec(
-        "laion-linear-vit-b-32", "linear", 512,
+        "laion-linear-vit-b-32",
+        "linear",
+        512,
         "https://github.com/LAION-AI/aesthetic-predictor/raw/main/sa_0_4_vit_b_32_linear.pth",
     ),
     "laion-linear-vit-l-14": HeadSpec(
-        "laion-linear-vit-l-14", "linear", 768,
+        "laion-linear-vit-l-14",
+        "linear",
+        768,
         "https://github.com/LAION-AI/aesthetic-predictor/raw/main/sa_0_4_vit_l_14_linear.pth",
     ),
     "improved-sac-logos-ava1-l14": HeadSpec(
-        "improved-sac-logos-ava1-l14", "improved", 768,
+        "improved-sac-logos-ava1-l14",
+        "improved",
+        768,
         "https://github.com/christophschuhmann/improved-aesthetic-predictor/raw/main/sac+logos+ava1-l14-linearMSE.pth",
     ),
 }
@@ -46,9 +52,12 @@ class ImprovedHead(nn.Module):
     def __init__(self, dim: int):
         super().__init__()
         self.layers = nn.Sequential(
-            nn.Linear(dim, 1024), nn.Dropout(0.2),
-            nn.Linear(1024, 128), nn.Dropout(0.2),
-            nn.Linear(128, 64), nn.Dropout(0.1),
+            nn.Linear(dim, 1024),
+            nn.Dropout(0.2),
+            nn.Linear(1024, 128),
+            nn.Dropout(0.2),
+            nn.Linear(128, 64),
+            nn.Dropout(0.1),
             nn.Linear(64, 16),
             nn.Linear(16, 1),
         )

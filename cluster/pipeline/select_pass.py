@@ -28,7 +28,16 @@ from schemas.tables import CANDIDATES, SELECTION
 
 log = logging.getLogger(__name__)
 
-THRESHOLD_COLUMNS = ["segment_id", "status", "reason", "stage", "display_aspect_ratio", "redundancy", "aesthetic", "clip_similarity"]
+THRESHOLD_COLUMNS = [
+    "segment_id",
+    "status",
+    "reason",
+    "stage",
+    "display_aspect_ratio",
+    "redundancy",
+    "aesthetic",
+    "clip_similarity",
+]
 CLUSTER_COLUMNS = [*THRESHOLD_COLUMNS, "video_id", "embedding"]
 # Embedding scans on the driver: small batches and no read-ahead, or pyarrow keeps
 # gigabytes of decoded 512-d batches in flight.
@@ -97,13 +106,22 @@ def _threshold_decisions(candidates: pads.Dataset, filters) -> pa.Table:
     chunks = []
     for batch in candidates.to_batches(columns=["video_id", *THRESHOLD_COLUMNS]):
         reasons = [decide(row, filters) for row in batch.select(THRESHOLD_COLUMNS).to_pylist()]
-        chunks.append(pa.table({
-            "video_id": batch.column("video_id"),
-            "segment_id": batch.column("segment_id"),
-            "threshold_reason": pa.array(reasons, pa.string()),
-        }))
-    empty = pa.table({"video_id": pa.array([], pa.string()), "segment_id": pa.array([], pa.string()),
-                      "threshold_reason": pa.array([], pa.string())})
+        chunks.append(
+            pa.table(
+                {
+                    "video_id": batch.column("video_id"),
+                    "segment_id": batch.column("segment_id"),
+                    "threshold_reason": pa.array(reasons, pa.string()),
+                }
+            )
+        )
+    empty = pa.table(
+        {
+            "video_id": pa.array([], pa.string()),
+            "segment_id": pa.array([], pa.string()),
+            "threshold_reason": pa.array([], pa.string()),
+        }
+    )
     return pa.concat_tables([empty, *chunks])
 
 
@@ -111,11 +129,16 @@ def _cluster_and_dedup(cfg, store: Store, files: list[str]) -> pa.Table:
     """Per clustered segment: cluster fields, and the dedup_reason (near_duplicate,
     source_cap, cluster_cap) of those it removes."""
     d = cfg.dedup
-    result = pa.table({
-        "segment_id": pa.array([], pa.string()), "cluster_id": pa.array([], pa.int32()),
-        "centroid_distance": pa.array([], pa.float32()), "duplicate_group": pa.array([], pa.string()),
-        "duplicate_of": pa.array([], pa.string()), "dedup_reason": pa.array([], pa.string()),
-    })
+    result = pa.table(
+        {
+            "segment_id": pa.array([], pa.string()),
+            "cluster_id": pa.array([], pa.int32()),
+            "centroid_distance": pa.array([], pa.float32()),
+            "duplicate_group": pa.array([], pa.string()),
+            "duplicate_of": pa.array([], pa.string()),
+            "dedup_reason": pa.array([], pa.string()),
+        }
+    )
 
     candidates = store.dataset(files, CANDIDATES)
 
@@ -149,7 +172,7 @@ def _cluster_and_dedup(cfg, store: Store, files: list[str]) -> pa.Table:
     clustered = pa.concat_tables(list(groups.iter_batches(batch_format="pyarrow", batch_size=None)))
     store.delete_tree(SELECT_STAGING)
 
-    drops = {s: "near_duplicate" for s in clustered.filter(pc.is_valid(clustered.column("duplicate_of"))).column("segment_id").to_pylist()}
+    drops = dict.fromkeys(clustered.filter(pc.is_valid(clustered.column("duplicate_of"))).column("segment_id").to_pylist(), "near_duplicate")
     survivors = clustered.filter(pc.is_null(clustered.column("duplicate_of")))
     drops.update(balance(survivors, d.max_per_cluster, d.max_per_video, d.target_total))
     reasons = pa.array([drops.get(s) for s in clustered.column("segment_id").to_pylist()], pa.string())

@@ -23,8 +23,13 @@ from schemas.layout import RUN
 from schemas.tables import CANDIDATES, DATASET, DEDUP_REASONS, SELECTION
 
 GALLERY_SIZE = 24
-RUN_OUTPUTS = (RUN.summary, RUN.selection_settings, RUN.config, RUN.trainer_args,
-               *(step_marker(step) for step in ("segment", "select", "materialize")))
+RUN_OUTPUTS = (
+    RUN.summary,
+    RUN.selection_settings,
+    RUN.config,
+    RUN.trainer_args,
+    *(step_marker(step) for step in ("segment", "select", "materialize")),
+)
 
 
 class ReportError(ValueError):
@@ -50,13 +55,22 @@ def _draw(store: Store, folder: Path) -> None:
     trainer = store.read_json(RUN.trainer_args)
 
     candidates = store.dataset(committed_files(store, "segment", RUN.candidates), CANDIDATES).to_table(
-        columns=["input_index", "segment_id", "duration_s", "display_aspect_ratio", "aesthetic", "clip_similarity",
-                 "scores_meaningful"],
+        columns=[
+            "input_index",
+            "segment_id",
+            "duration_s",
+            "display_aspect_ratio",
+            "aesthetic",
+            "clip_similarity",
+            "scores_meaningful",
+        ],
         filter=pc.is_valid(pc.field("segment_id")),
     )
-    reasons = store.dataset(step_files(store, "select"), SELECTION).to_table(
-        columns=["drop_reason"], filter=pc.is_valid(pc.field("segment_id"))
-    ).column("drop_reason")
+    reasons = (
+        store.dataset(step_files(store, "select"), SELECTION)
+        .to_table(columns=["drop_reason"], filter=pc.is_valid(pc.field("segment_id")))
+        .column("drop_reason")
+    )
     dataset = store.dataset(committed_files(store, "materialize", RUN.dataset), DATASET)
     counts = dataset.to_table(columns=["total_tokens", "text_tokens"])
     tokens = counts.column("total_tokens").to_numpy(zero_copy_only=False).astype(np.int64)
@@ -65,7 +79,9 @@ def _draw(store: Store, folder: Path) -> None:
     stages = _funnel_stages(summary, candidates, reasons)
     segments = summary["segments"]
     plots = {
-        "funnel": figures.funnel(stages, segments["filtered_by_reason"], segments["errored_by_reason"], folder / "funnel.png"),
+        "funnel": figures.funnel(
+            stages, segments["filtered_by_reason"], segments["errored_by_reason"], folder / "funnel.png"
+        ),
     }
     for dist in _distributions(candidates, filters, config["split"]):
         plots[dist.name] = figures.histogram(dist, folder / f"{dist.name.replace(' ', '_')}.png")
@@ -100,11 +116,20 @@ def _distributions(candidates, filters: dict, split: dict) -> list[figures.Distr
 
     return [
         figures.Distribution("duration", "seconds", column("duration_s"), split["min_seconds"], split["max_seconds"]),
-        figures.Distribution("display aspect ratio", "width / height on screen", column("display_aspect_ratio"),
-                             filters["min_aspect_ratio"], filters["max_aspect_ratio"]),
+        figures.Distribution(
+            "display aspect ratio",
+            "width / height on screen",
+            column("display_aspect_ratio"),
+            filters["min_aspect_ratio"],
+            filters["max_aspect_ratio"],
+        ),
         figures.Distribution("aesthetic", "aesthetic score", column("aesthetic"), filters["min_aesthetic"]),
-        figures.Distribution("clip similarity", "CLIP keyframes vs manifest text", column("clip_similarity"),
-                             filters["min_clip_similarity"]),
+        figures.Distribution(
+            "clip similarity",
+            "CLIP keyframes vs manifest text",
+            column("clip_similarity"),
+            filters["min_clip_similarity"],
+        ),
     ]
 
 
@@ -115,8 +140,9 @@ class Tokens:
     profile: str
 
 
-def _page(store: Store, summary: dict, stages, plots: dict[str, Path], tokens: Tokens, tiles: list[Tile],
-          random_scores: bool) -> str:
+def _page(
+    store: Store, summary: dict, stages, plots: dict[str, Path], tokens: Tokens, tiles: list[Tile], random_scores: bool
+) -> str:
     esc = html.escape
     videos = summary["videos"]
     if summary["balanced"]:
@@ -124,8 +150,12 @@ def _page(store: Store, summary: dict, stages, plots: dict[str, Path], tokens: T
     else:
         missing = ", ".join(esc(uri) for uri in summary["missing_inputs"][:20])
         accounting = f'<span class="warn">Not every input is accounted for (missing: {missing})</span>'
-    scores_note = ('<p class="warn">Scores come from randomly initialised models (scoring.preset: random): '
-                   "they carry no meaning.</p>" if random_scores else "")
+    scores_note = (
+        '<p class="warn">Scores come from randomly initialised models (scoring.preset: random): '
+        "they carry no meaning.</p>"
+        if random_scores
+        else ""
+    )
     rows = "".join(f"<tr><td>{esc(name)}</td><td>{count}</td></tr>" for name, count in stages)
     video_rows = "".join(
         f"<tr><td>{esc(outcome)}: {esc(reason)}</td><td>{n}</td></tr>"
@@ -133,14 +163,19 @@ def _page(store: Store, summary: dict, stages, plots: dict[str, Path], tokens: T
         for reason, n in sorted(videos[f"{outcome}_by_reason"].items())
     )
     cutoffs = "".join(
-        f"<tr><td>{share:.0%}</td><td>{figures.cutoff_covering(tokens.per_sample, share)}</td></tr>" for share in (1.0, 0.99)
+        f"<tr><td>{share:.0%}</td><td>{figures.cutoff_covering(tokens.per_sample, share)}</td></tr>"
+        for share in (1.0, 0.99)
     )
     if tokens.text_counted:
-        counted = ("Image and video tokens plus the text of each conversation as the trainer's tokenizer and chat "
-                   "template render it: a sample's total is its sequence length, and the cutoff_len below fits it.")
+        counted = (
+            "Image and video tokens plus the text of each conversation as the trainer's tokenizer and chat "
+            "template render it: a sample's total is its sequence length, and the cutoff_len below fits it."
+        )
     else:
-        counted = ("Image and video pad tokens plus vision start/end tokens. Text is not counted; add your prompt and "
-                   "caption tokens to the cutoff_len below, or set <code>tokens.tokenizer</code> to count them.")
+        counted = (
+            "Image and video pad tokens plus vision start/end tokens. Text is not counted; add your prompt and "
+            "caption tokens to the cutoff_len below, or set <code>tokens.tokenizer</code> to count them."
+        )
     gallery = "".join(_tile_html(t) for t in tiles) or "<p>No samples were written.</p>"
 
     def img(key: str, alt: str) -> str:
@@ -208,5 +243,7 @@ def _tile_html(tile: Tile) -> str:
 
 def _img(src: str, alt: str) -> str:
     """An image that marks itself loaded or missing, so a copied report missing its PNGs shows it."""
-    return (f'<img src="{html.escape(src)}" alt="{html.escape(alt)}" '
-            "onload=\"this.dataset.state='loaded'\" onerror=\"this.dataset.state='missing'\">")
+    return (
+        f'<img src="{html.escape(src)}" alt="{html.escape(alt)}" '
+        "onload=\"this.dataset.state='loaded'\" onerror=\"this.dataset.state='missing'\">"
+    )

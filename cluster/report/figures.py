@@ -9,9 +9,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 KEPT, DROPPED, ERRORED, LINE = "#3a7d44", "#c98b2b", "#b23a48", "#1d3557"
 
@@ -29,7 +29,9 @@ class Distribution:
 
 def funnel(stages: list[tuple[str, int]], dropped: dict[str, int], errored: dict[str, int], path: Path) -> Path:
     """Counts from inputs to samples beside the count of every drop reason."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, max(3.2, 0.42 * max(len(stages), len(dropped) + len(errored)) + 1.2)))
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(11, max(3.2, 0.42 * max(len(stages), len(dropped) + len(errored)) + 1.2))
+    )
     names = [name for name, _ in stages]
     counts = [count for _, count in stages]
     left.barh(names, counts, color=LINE)

@@ -16,8 +16,19 @@ from cluster.store import Store
 
 THUMB_SIZE = (320, 320)
 PICK_COLUMNS = ["id", "cluster_id"]
-SHOW_COLUMNS = ["id", "sample_kind", "videos", "video_clips", "images", "messages", "caption_status", "cluster_id",
-                "segment_start_s", "segment_end_s", "total_tokens"]
+SHOW_COLUMNS = [
+    "id",
+    "sample_kind",
+    "videos",
+    "video_clips",
+    "images",
+    "messages",
+    "caption_status",
+    "cluster_id",
+    "segment_start_s",
+    "segment_end_s",
+    "total_tokens",
+]
 
 
 @dataclass(frozen=True)

@@ -11,16 +11,16 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pyarrow.dataset as pads  # noqa: E402
+import matplotlib.pyplot as plt
+import pyarrow.dataset as pads
 
-from cluster.report.figures import save_figure  # noqa: E402
-from cluster.storage import local_copy  # noqa: E402
-from cluster.store import Store  # noqa: E402
-from cluster.video.decode import read_frames_at  # noqa: E402
-from cluster.video.guard import GuardSettings, guarded  # noqa: E402
-from schemas.layout import RUN  # noqa: E402
-from schemas.tables import CANDIDATES, SELECTION  # noqa: E402
+from cluster.report.figures import save_figure
+from cluster.storage import local_copy
+from cluster.store import Store
+from cluster.video.decode import read_frames_at
+from cluster.video.guard import GuardSettings, guarded
+from schemas.layout import RUN
+from schemas.tables import CANDIDATES, SELECTION
 
 log = logging.getLogger(__name__)
 PAIRS = 6
@@ -30,12 +30,16 @@ SELECTION_PLOTS = ("cluster_sizes.png", "drop_reasons.png", "duplicate_pairs.png
 
 def write_selection_report(store: Store, selection_files: list[str], candidate_files: list[str]) -> list[str]:
     """The select pass's plots, drawn in a temporary folder and written to report/."""
-    selection = store.dataset(selection_files, SELECTION).to_table(columns=["segment_id", "cluster_id", "drop_reason", "duplicate_of"])
+    selection = store.dataset(selection_files, SELECTION).to_table(
+        columns=["segment_id", "cluster_id", "drop_reason", "duplicate_of"]
+    )
     with tempfile.TemporaryDirectory(prefix="vidcurate-plots-") as tmp:
         sizes, reasons, duplicates = (Path(tmp) / name for name in SELECTION_PLOTS)
         written = [_cluster_sizes(selection, sizes), _drop_reasons(selection, reasons)]
         pairs = [(r["segment_id"], r["duplicate_of"]) for r in selection.to_pylist() if r["duplicate_of"]][:PAIRS]
-        if store.exists(f"{RUN.report}/{duplicates.name}"):  # a rerun that finds none must not show the last run's pairs
+        if store.exists(
+            f"{RUN.report}/{duplicates.name}"
+        ):  # a rerun that finds none must not show the last run's pairs
             store.delete([f"{RUN.report}/{duplicates.name}"])
         if pairs:
             written.append(_duplicate_pairs(store.dataset(candidate_files, CANDIDATES), pairs, duplicates))
@@ -44,10 +48,16 @@ def write_selection_report(store: Store, selection_files: list[str], candidate_f
 
 
 def _cluster_sizes(selection, path: Path) -> Path:
-    sizes = sorted(Counter(c for c in selection.column("cluster_id").to_pylist() if c is not None).values(), reverse=True)
+    sizes = sorted(
+        Counter(c for c in selection.column("cluster_id").to_pylist() if c is not None).values(), reverse=True
+    )
     fig, ax = plt.subplots(figsize=(7, 3.5))
     ax.bar(range(len(sizes)), sizes, width=1.0)
-    ax.set(xlabel="cluster (largest first)", ylabel="segments", title=f"{len(sizes)} clusters, {sum(sizes)} clustered segments")
+    ax.set(
+        xlabel="cluster (largest first)",
+        ylabel="segments",
+        title=f"{len(sizes)} clusters, {sum(sizes)} clustered segments",
+    )
     return save_figure(fig, path)
 
 
@@ -63,7 +73,9 @@ def _drop_reasons(selection, path: Path) -> Path:
 
 def _duplicate_pairs(candidates: pads.Dataset, pairs: list[tuple[str, str]], path: Path) -> Path:
     wanted = {s for pair in pairs for s in pair}
-    rows = {r["segment_id"]: r for r in candidates.to_table(filter=pads.field("segment_id").isin(list(wanted))).to_pylist()}
+    rows = {
+        r["segment_id"]: r for r in candidates.to_table(filter=pads.field("segment_id").isin(list(wanted))).to_pylist()
+    }
     fig, axes = plt.subplots(len(pairs), 2, figsize=(6, 1.9 * len(pairs)), squeeze=False)
     for (dup, kept), (left, right) in zip(pairs, axes):
         for ax, segment, label in ((left, dup, "dropped"), (right, kept, "kept")):

@@ -9,7 +9,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 
-def balance(rows: pa.Table, max_per_cluster: int | None, max_per_video: int | None, target_total: int | None) -> dict[str, str]:
+def balance(
+    rows: pa.Table, max_per_cluster: int | None, max_per_video: int | None, target_total: int | None
+) -> dict[str, str]:
     """Drop reason by segment id for rows that exceed a cap.
 
     `rows` holds the dedup survivors: segment_id, video_id, cluster_id and rank (lower is

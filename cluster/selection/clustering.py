@@ -38,7 +38,9 @@ def fit_centroids(batches: Callable[[], Iterable[np.ndarray]], rows: int, k: int
         start = KMeans(n_clusters=k, random_state=seed, n_init=1, max_iter=50).fit(sample).cluster_centers_
         size = max(4096, 3 * k)
         # no reassignment: a batch holding one video's segments would pull idle centres into it
-        model = MiniBatchKMeans(n_clusters=k, init=start, n_init=1, random_state=seed, batch_size=size, reassignment_ratio=0)
+        model = MiniBatchKMeans(
+            n_clusters=k, init=start, n_init=1, random_state=seed, batch_size=size, reassignment_ratio=0
+        )
         for batch in _rebatched(batches(), size):
             model.partial_fit(batch)
     centroids = model.cluster_centers_.astype(np.float32)

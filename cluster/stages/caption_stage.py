@@ -18,8 +18,8 @@ import pyarrow as pa
 
 from cluster import metrics
 from cluster.caption.backends import open_captioner
-from cluster.caption.requests import CaptionRequest, Generation
 from cluster.caption.quality import caption_scores, parse_qa
+from cluster.caption.requests import CaptionRequest, Generation
 from cluster.caption.settings import CaptionConfig
 from cluster.stages.errors import error_fields
 from cluster.video.media import decode_clip, decode_jpegs
@@ -101,9 +101,17 @@ def generate_splitting(captioner, requests: list[CaptionRequest]) -> list[Genera
             raise
         _release_gpu_memory()
         if len(requests) == 1:
-            return [Generation("", "error", f"out of memory on a single request ({exc}); lower the token profile's max_pixels or fps")]
+            return [
+                Generation(
+                    "",
+                    "error",
+                    f"out of memory on a single request ({exc}); lower the token profile's max_pixels or fps",
+                )
+            ]
         half = len(requests) // 2
-        log.warning("captioner out of memory on %d requests; retrying as %d + %d", len(requests), half, len(requests) - half)
+        log.warning(
+            "captioner out of memory on %d requests; retrying as %d + %d", len(requests), half, len(requests) - half
+        )
         return generate_splitting(captioner, requests[:half]) + generate_splitting(captioner, requests[half:])
 
 
@@ -125,7 +133,11 @@ def caption_settings(cfg: CaptionConfig, model_name: str) -> dict:
     return {
         "backend": cfg.backend,
         "model": model_name,
-        "prompts": {"short": cfg.short_prompt, "detailed": cfg.detailed_prompt, "qa": cfg.qa_prompt if cfg.qa_pairs else None},
+        "prompts": {
+            "short": cfg.short_prompt,
+            "detailed": cfg.detailed_prompt,
+            "qa": cfg.qa_prompt if cfg.qa_pairs else None,
+        },
         "qa_pairs": cfg.qa_pairs,
         "generation": cfg.generation.model_dump(),
         "meaningless": cfg.backend == "tiny-random",

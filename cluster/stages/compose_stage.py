@@ -71,10 +71,14 @@ class ComposeSamples:
         s = self.settings
         items = row["media"] if s.include_image else [m for m in row["media"] if m["kind"] == "video"]
         images = row["images"] if s.include_image else []
-        answer = (row["caption_short"] if s.answer == "short" else row["caption_detailed"]) or row["manifest_text"] or ""
+        answer = (
+            (row["caption_short"] if s.answer == "short" else row["caption_detailed"]) or row["manifest_text"] or ""
+        )
         instruction = pick_instruction(list(s.instructions), s.seed, row["id"])
         qa = row["qa"] if s.include_qa else None
-        return self._finish({**row, "images": images}, items, build_messages(_placeholders(items), instruction, answer, s.system, qa))
+        return self._finish(
+            {**row, "images": images}, items, build_messages(_placeholders(items), instruction, answer, s.system, qa)
+        )
 
     def _image_sample(self, row: dict) -> dict:
         s = self.settings
@@ -83,8 +87,9 @@ class ComposeSamples:
         answer = row["caption_short"] or row["manifest_text"] or ""
         instruction = pick_instruction(list(s.image_instructions), s.seed, sample)
         messages = build_messages(_placeholders(items), instruction, answer, s.system)
-        return self._finish({**row, "id": sample, "sample_kind": "image", "videos": [], "video_clips": []}, items, messages)
-
+        return self._finish(
+            {**row, "id": sample, "sample_kind": "image", "videos": [], "video_clips": []}, items, messages
+        )
 
     def _finish(self, row: dict, items: list[dict], messages: list[dict]) -> dict:
         # a video is its frame files, or its mp4 when only clips are written
@@ -92,7 +97,9 @@ class ComposeSamples:
         visual = sum(m["sequence_tokens"] for m in items)
         text = text_tokens(load_tokenizer(self.settings.tokenizer), messages) if self.settings.tokenizer else None
         for kind in ("video", "image"):
-            metrics.count("vidcurate_tokens_emitted", sum(m["pad_tokens"] for m in items if m["kind"] == kind), kind=kind)
+            metrics.count(
+                "vidcurate_tokens_emitted", sum(m["pad_tokens"] for m in items if m["kind"] == kind), kind=kind
+            )
         return {
             **row,
             "media": items,

@@ -19,8 +19,15 @@ from cluster.video.probe import ProbeError
 # type) and fails the task, and so the job, with its traceback: a bug must not pass as a
 # run in which every row errored.
 INPUT_ERRORS: tuple[type[Exception], ...] = (
-    ProbeError, av.FFmpegError, InputUnavailable, InputChanged, DecoderCrashed, DecoderTimeout, SamplingError,
-    GeometryError, MemoryError,
+    ProbeError,
+    av.FFmpegError,
+    InputUnavailable,
+    InputChanged,
+    DecoderCrashed,
+    DecoderTimeout,
+    SamplingError,
+    GeometryError,
+    MemoryError,
 )
 
 log = logging.getLogger(__name__)

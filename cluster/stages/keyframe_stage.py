@@ -14,8 +14,8 @@ from PIL import Image
 
 from cluster import metrics
 from cluster.scores import REDUNDANCY_SIZE, frame_differences, redundancy_score
-from cluster.storage import check_unchanged, local_copy
 from cluster.stages.errors import INPUT_ERRORS, error_fields
+from cluster.storage import check_unchanged, local_copy
 from cluster.video.decode import read_frames_at
 from cluster.video.guard import GuardSettings, guarded
 

@@ -105,8 +105,15 @@ class MaterializeSegment:
         absolute = [row["start_frame"] + i for i in plan.indices]
         with metrics.timed("vidcurate_decode_seconds", stage="materialize"):
             frames = guarded(
-                s.guard, row["uri"], row["duration_s"], read_frames_at,
-                path, timestamps[absolute], probe["start_time"], probe["rotation"], plan.stored_size,
+                s.guard,
+                row["uri"],
+                row["duration_s"],
+                read_frames_at,
+                path,
+                timestamps[absolute],
+                probe["start_time"],
+                probe["rotation"],
+                plan.stored_size,
             )
         metrics.count("vidcurate_frames_decoded", len(frames), stage="materialize")
         out: dict = {"sample_id": sample, "frames": [], "clip": None, "image": None}
@@ -123,9 +130,19 @@ class MaterializeSegment:
             image_plan = self._image_plan(row)
             when = [_best_keyframe(row, timestamps[absolute])]
             (still,) = guarded(
-                s.guard, row["uri"], 0.0, read_frames_at, path, when, probe["start_time"], probe["rotation"], image_plan.stored_size
+                s.guard,
+                row["uri"],
+                0.0,
+                read_frames_at,
+                path,
+                when,
+                probe["start_time"],
+                probe["rotation"],
+                image_plan.stored_size,
             )
-            out["image"] = self._put(posixpath.join(rel, "image", "frame_00000.jpg"), encode_jpeg(still, s.jpeg_quality))
+            out["image"] = self._put(
+                posixpath.join(rel, "image", "frame_00000.jpg"), encode_jpeg(still, s.jpeg_quality)
+            )
         return out
 
     def _put(self, rel: str, payload: bytes) -> str:
@@ -133,10 +150,19 @@ class MaterializeSegment:
         return rel
 
     def _sample(self, row: dict, plan: VideoPlan, profile: TokenProfile, note: str | None, media: dict) -> dict:
-        items = [_media_item("video", "<video>", plan.count, plan.indices, plan.stored_size, plan.resized_size, plan.sampled_fps)]
+        items = [
+            _media_item(
+                "video", "<video>", plan.count, plan.indices, plan.stored_size, plan.resized_size, plan.sampled_fps
+            )
+        ]
         if media["image"]:
             image_plan = self._image_plan(row)
-            items.insert(0, _media_item("image", "<image>", image_plan.count, (), image_plan.stored_size, image_plan.resized_size, None))
+            items.insert(
+                0,
+                _media_item(
+                    "image", "<image>", image_plan.count, (), image_plan.stored_size, image_plan.resized_size, None
+                ),
+            )
         text = manifest_caption(row)
         return {
             "id": media["sample_id"],

@@ -46,7 +46,7 @@ class TokenProfile(BaseModel):
     processor_max_pixels: int | None = None
 
     @model_validator(mode="after")
-    def _check(self) -> "TokenProfile":
+    def _check(self) -> TokenProfile:
         reason = UNSUPPORTED.get((self.consumer, self.family))
         if reason:
             raise ValueError(
@@ -72,7 +72,7 @@ class TokenProfile(BaseModel):
         overrides = self.model_dump(exclude={"consumer", "family"}, exclude_none=True)
         return {**_defaults(self.consumer, self.factor), **overrides}
 
-    def with_overrides(self, **changes: object) -> "TokenProfile":
+    def with_overrides(self, **changes: object) -> TokenProfile:
         return self.model_copy(update=changes)
 
 

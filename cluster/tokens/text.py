@@ -35,10 +35,14 @@ def load_tokenizer(source: str):
             "the trainer's tokenizer files or a Hugging Face model id, or leave tokens.tokenizer unset"
         ) from exc
     if not tokenizer.chat_template:
-        raise TokenizerUnavailable(f"tokens.tokenizer {source!r} has no chat template; use the model's own tokenizer folder")
+        raise TokenizerUnavailable(
+            f"tokens.tokenizer {source!r} has no chat template; use the model's own tokenizer folder"
+        )
     unknown = [t for t in VISION_TOKENS if tokenizer.convert_tokens_to_ids(t) in (None, tokenizer.unk_token_id)]
     if unknown:
-        raise TokenizerUnavailable(f"tokens.tokenizer {source!r} lacks the Qwen-VL vision tokens {unknown}; use a Qwen2-VL family tokenizer")
+        raise TokenizerUnavailable(
+            f"tokens.tokenizer {source!r} lacks the Qwen-VL vision tokens {unknown}; use a Qwen2-VL family tokenizer"
+        )
     return tokenizer
 
 
@@ -62,8 +66,12 @@ def template_messages(messages: list[dict]) -> list[dict]:
     out = []
     for m in messages:
         parts = [p for p in PLACEHOLDER.split(m["content"]) if p]
-        out.append({
-            "role": m["role"],
-            "content": [{"type": p[1:-1]} if PLACEHOLDER.fullmatch(p) else {"type": "text", "text": p} for p in parts],
-        })
+        out.append(
+            {
+                "role": m["role"],
+                "content": [
+                    {"type": p[1:-1]} if PLACEHOLDER.fullmatch(p) else {"type": "text", "text": p} for p in parts
+                ],
+            }
+        )
     return out

@@ -129,7 +129,9 @@ class StatsStream:
             now = frames[first:]
             wide[first:, q] = _mean_abs(now - start)
             middle[first:, q] = _mean_abs(2 * centre[len(centre) - len(now) :] - start - now) / 2
-            correlation[first:, q] = np.einsum("ij,ij->i", luma[offset + first :], luma[offset + first - 2 * h : len(luma) - 2 * h])
+            correlation[first:, q] = np.einsum(
+                "ij,ij->i", luma[offset + first :], luma[offset + first - 2 * h : len(luma) - 2 * h]
+            )
         self.parts.append(FrameStats(back, wide, middle, correlation, luma_mean, luma_std))
         self.tail = context[-self.params.history :]
 
@@ -145,7 +147,9 @@ def concat_stats(parts: list[FrameStats], params: CutParams) -> FrameStats:
     if not parts:
         halves = len(params.dissolve_halves)
         empty = np.zeros(0, np.float32)
-        return FrameStats(np.zeros((0, params.lags), np.float32), *(np.zeros((0, halves), np.float32),) * 3, empty, empty)
+        return FrameStats(
+            np.zeros((0, params.lags), np.float32), *(np.zeros((0, halves), np.float32),) * 3, empty, empty
+        )
     return FrameStats(*(np.concatenate([getattr(p, f) for p in parts]) for f in STAT_FIELDS))
 
 
@@ -164,7 +168,9 @@ def detect_boundaries(stats: FrameStats, params: CutParams = CutParams()) -> lis
     regions += [d for d in dissolves(stats, params) if not any(_overlap(d, r, 0) for r in regions)]
     cuts = [c for c in detect_cuts(stats.score, params) if not is_flash(stats, c, params)]
     margin = 2  # a cut right after a transition is a cut; one on a fade's ramp is part of it
-    found = regions + [Boundary(c, c, "cut") for c in cuts if not any(_overlap(Boundary(c, c, ""), r, margin) for r in regions)]
+    found = regions + [
+        Boundary(c, c, "cut") for c in cuts if not any(_overlap(Boundary(c, c, ""), r, margin) for r in regions)
+    ]
     return sorted(found, key=lambda b: b.start)
 
 
@@ -269,7 +275,9 @@ def flat_regions(stats: FrameStats, params: CutParams) -> list[Boundary]:
     return regions
 
 
-def model_boundaries(centres: np.ndarray, inside: np.ndarray, threshold: float, min_scene_frames: int, max_cut_frames: int = 2) -> list[Boundary]:
+def model_boundaries(
+    centres: np.ndarray, inside: np.ndarray, threshold: float, min_scene_frames: int, max_cut_frames: int = 2
+) -> list[Boundary]:
     """Boundaries from a model's per-frame probabilities (TransNetV2's two heads): that a
     transition is centred on the frame, and that the frame is inside one. Each run of
     centres above `threshold` is a boundary spanning the inside-run around it: a hard cut
@@ -285,7 +293,11 @@ def model_boundaries(centres: np.ndarray, inside: np.ndarray, threshold: float, 
             boundary = Boundary(hi, hi, "cut")
         else:
             boundary = Boundary(lo, hi, "transition")
-        if found and boundary.start - found[-1].end < min_scene_frames and "transition" in (boundary.kind, found[-1].kind):
+        if (
+            found
+            and boundary.start - found[-1].end < min_scene_frames
+            and "transition" in (boundary.kind, found[-1].kind)
+        ):
             boundary = Boundary(min(found.pop().start, boundary.start), boundary.end, "transition")
         found.append(boundary)
     return found

@@ -90,7 +90,9 @@ def iter_analysis_frames(
                     if frame.pts < start:
                         continue
                     if frame.pts > start:
-                        raise SeekMissed(f"{path}: a seek to the keyframe at pts {start} missed it (next frame at {frame.pts})")
+                        raise SeekMissed(
+                            f"{path}: a seek to the keyframe at pts {start} missed it (next frame at {frame.pts})"
+                        )
                     start = None
                 if end is not None and frame.pts >= end:
                     break
@@ -199,7 +201,9 @@ def read_frames_at(
         stream = _open_video_stream(container)
         seekable = container.duration is not None
         if seekable:
-            container.seek(int((start_time + max(wanted[0] - 1.0, 0.0)) / stream.time_base), stream=stream, backward=True)
+            container.seek(
+                int((start_time + max(wanted[0] - 1.0, 0.0)) / stream.time_base), stream=stream, backward=True
+            )
         rate = float(stream.average_rate or stream.guessed_rate or 25)
         previous: tuple[float, av.VideoFrame] | None = None
         for count, frame in enumerate(decoded_frames(container, stream)):

@@ -15,8 +15,8 @@ import signal
 import subprocess
 import sys
 import time
-from multiprocessing.connection import Connection
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class GuardSettings:
         return self.timeout_s + self.per_second * max(seconds_of_video, 0.0)
 
 
-_child: "_Child | None" = None
+_child: _Child | None = None
 
 
 def guarded(settings: GuardSettings, uri: str, seconds_of_video: float, fn, *args):
@@ -62,9 +62,13 @@ def guarded(settings: GuardSettings, uri: str, seconds_of_video: float, fn, *arg
             return _child.run(fault, fn, args, limit)
         except _Lost as lost:
             if lost.timed_out:
-                problem = DecoderTimeout(f"{uri}: the decoder did not finish within {limit:.0f}s (attempt {attempt + 1})")
+                problem = DecoderTimeout(
+                    f"{uri}: the decoder did not finish within {limit:.0f}s (attempt {attempt + 1})"
+                )
             else:
-                problem = DecoderCrashed(f"{uri}: the decoder process died (attempt {attempt + 1}); the file is likely corrupt")
+                problem = DecoderCrashed(
+                    f"{uri}: the decoder process died (attempt {attempt + 1}); the file is likely corrupt"
+                )
         log.warning("%s; starting a fresh decoder process", problem)
         _child.kill()
         _child = None

@@ -34,7 +34,9 @@ class Stretch:
     tail: np.ndarray | None = None  # its last `history` thumbnails, history for the next stretch
 
 
-def scene_stats(path: str, params: CutParams, times: list[float | None] | None = None, workers: int | None = None) -> FrameStats:
+def scene_stats(
+    path: str, params: CutParams, times: list[float | None] | None = None, workers: int | None = None
+) -> FrameStats:
     """Per-frame statistics (see cuts.FrameStats) of every decodable frame, each frame's
     presentation time appended to `times`, decoded by up to `workers` decoders (default:
     the CPUs this process may use)."""
@@ -43,7 +45,9 @@ def scene_stats(path: str, params: CutParams, times: list[float | None] | None =
     if len(bounds) > 1:
         try:
             with ThreadPoolExecutor(len(bounds), thread_name_prefix="thumbnail-pass") as pool:
-                return _join(list(pool.map(lambda span: _stretch(path, span, params, threads=1), bounds)), params, times)
+                return _join(
+                    list(pool.map(lambda span: _stretch(path, span, params, threads=1), bounds)), params, times
+                )
         except SeekMissed as exc:
             log.warning("%s; reading the file in one pass", exc)
     return _join([_stretch(path, (None, None), params, threads=None)], params, times)

@@ -13,7 +13,9 @@ import av
 import numpy as np
 
 
-def scene_frames(width: int, height: int, fps: int, scene_seconds: Sequence[float], seed: int = 0) -> Iterator[np.ndarray]:
+def scene_frames(
+    width: int, height: int, fps: int, scene_seconds: Sequence[float], seed: int = 0
+) -> Iterator[np.ndarray]:
     """RGB frames: each scene a distinct panning colour field with a moving square, cut hard."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:height, 0:width]
@@ -67,7 +69,13 @@ def write_video(
 
 
 def write_scene_video(
-    path: str | Path, scene_seconds: Sequence[float], width: int = 320, height: int = 240, fps: int = 25, seed: int = 0, **kw
+    path: str | Path,
+    scene_seconds: Sequence[float],
+    width: int = 320,
+    height: int = 240,
+    fps: int = 25,
+    seed: int = 0,
+    **kw,
 ) -> tuple[Path, list[int]]:
     """Write a video of hard-cut scenes; returns the path and the first frame of each new scene."""
     cuts = list(np.cumsum([round(s * fps) for s in scene_seconds])[:-1].astype(int))

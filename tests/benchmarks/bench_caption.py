@@ -53,8 +53,17 @@ def encoded_rows(frames: list[list[np.ndarray]]) -> list[dict]:
     rows = []
     for i, clip in enumerate(frames):
         names = [f"media/c{i:05d}/frame_{j:05d}.jpg" for j in range(len(clip))]
-        rows.append({"id": f"c{i}", "segment_id": f"c{i}", "input": f"clip{i}", "status": "ok",
-                     "videos": [names], "video_clips": [], "media_bytes": [encode_jpeg(f, 90) for f in clip]})
+        rows.append(
+            {
+                "id": f"c{i}",
+                "segment_id": f"c{i}",
+                "input": f"clip{i}",
+                "status": "ok",
+                "videos": [names],
+                "video_clips": [],
+                "media_bytes": [encode_jpeg(f, 90) for f in clip],
+            }
+        )
     return rows
 
 
@@ -64,17 +73,28 @@ def bare(cfg: CaptionConfig, frames: list[list[np.ndarray]], device: str) -> flo
     g = cfg.generation
     for i in range(0, len(frames), cfg.batch_size):
         batch = frames[i : i + cfg.batch_size]
-        captioner.generate([CaptionRequest(f, p, n) for f in batch for p, n in
-                            ((cfg.short_prompt, g.short_max_new_tokens), (cfg.detailed_prompt, g.max_new_tokens))])
+        captioner.generate(
+            [
+                CaptionRequest(f, p, n)
+                for f in batch
+                for p, n in ((cfg.short_prompt, g.short_max_new_tokens), (cfg.detailed_prompt, g.max_new_tokens))
+            ]
+        )
     return time.perf_counter() - start
 
 
 def staged(cfg: CaptionConfig, rows: list[dict], device: str, gpus: float) -> float:
     start = time.perf_counter()
     ds = ray.data.from_items(rows, override_num_blocks=max(1, len(rows) // cfg.batch_size))
-    ds = ds.map_batches(CaptionSegments, fn_constructor_args=(cfg, device), batch_size=cfg.batch_size,
-                        batch_format="pyarrow", compute=ActorPoolStrategy(size=1), num_gpus=gpus,
-                        num_cpus=1 if gpus else 2)  # on CPU the actor gets both cores, as the bare loop has
+    ds = ds.map_batches(
+        CaptionSegments,
+        fn_constructor_args=(cfg, device),
+        batch_size=cfg.batch_size,
+        batch_format="pyarrow",
+        compute=ActorPoolStrategy(size=1),
+        num_gpus=gpus,
+        num_cpus=1 if gpus else 2,
+    )  # on CPU the actor gets both cores, as the bare loop has
     statuses = [r["status"] for r in ds.iter_rows()]
     assert statuses == ["ok"] * len(rows), statuses
     return time.perf_counter() - start
@@ -92,18 +112,30 @@ def main() -> None:
     ray.init(num_cpus=2, include_dashboard=False)
     gpus = ray.cluster_resources().get("GPU", 0)
     device = "cuda" if gpus else "cpu"
-    cfg = CaptionConfig(backend=args.backend, model=args.model, batch_size=args.batch_size,
-                        generation={"max_new_tokens": args.max_new_tokens, "short_max_new_tokens": args.max_new_tokens // 4,
-                                    "temperature": 0}, gates={"min_clip_similarity": None})
+    cfg = CaptionConfig(
+        backend=args.backend,
+        model=args.model,
+        batch_size=args.batch_size,
+        generation={
+            "max_new_tokens": args.max_new_tokens,
+            "short_max_new_tokens": args.max_new_tokens // 4,
+            "temperature": 0,
+        },
+        gates={"min_clip_similarity": None},
+    )
     frames = clips(args.clips)
     stage_s = staged(cfg, encoded_rows(frames), device, 1 if gpus else 0)
     bare_s = bare(cfg, frames, device)
     for label, seconds in (("bare engine", bare_s), ("Ray Data stage", stage_s)):
         rate = args.clips / seconds
         hours = rate * args.clip_seconds / max(gpus, 1)  # video-seconds per second = video-hours per hour
-        print(f"{label:16s} {seconds:7.1f} s  {rate:6.2f} clips/s  {hours:7.1f} video-hours per {'GPU' if gpus else 'node'}-hour")
-    print(f"{args.backend} on {device}: {args.clips} clips x 2 captions, batch {args.batch_size}; "
-          f"stage overhead {stage_s / bare_s - 1:+.0%}")
+        print(
+            f"{label:16s} {seconds:7.1f} s  {rate:6.2f} clips/s  {hours:7.1f} video-hours per {'GPU' if gpus else 'node'}-hour"
+        )
+    print(
+        f"{args.backend} on {device}: {args.clips} clips x 2 captions, batch {args.batch_size}; "
+        f"stage overhead {stage_s / bare_s - 1:+.0%}"
+    )
     ray.shutdown()
 
 

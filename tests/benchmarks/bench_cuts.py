@@ -20,11 +20,11 @@ import av
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from media_files import clip  # noqa: E402
+from media_files import clip
 
-from cluster.video.cuts import CutParams, detect_boundaries  # noqa: E402
-from cluster.video.scan import scene_stats  # noqa: E402
-from cluster.video.synth import write_video  # noqa: E402
+from cluster.video.cuts import CutParams, detect_boundaries
+from cluster.video.scan import scene_stats
+from cluster.video.synth import write_video
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "videos"
 # (file, first second, last second) of stretches with no cut, fade or dissolve of their own;
@@ -107,7 +107,9 @@ def main() -> None:
     speedup = totals["pyscenedetect ContentDetector"][3] / totals["vidcurate"][3]
     cuts = sum(len(t) for _, t in files)
     frames = sum(probe_frames(p) for p, _ in files)
-    print(f"{len(files)} videos, {frames} frames at {SIZE[1]}x{SIZE[0]}, {cuts} true cuts; vidcurate is {speedup:.1f}x faster")
+    print(
+        f"{len(files)} videos, {frames} frames at {SIZE[1]}x{SIZE[0]}, {cuts} true cuts; vidcurate is {speedup:.1f}x faster"
+    )
 
 
 def probe_frames(path: Path) -> int:

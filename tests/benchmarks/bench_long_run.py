@@ -28,7 +28,9 @@ SAMPLE_S = 0.5
 def build(out: Path, count: int) -> Path:
     rows = []
     for i in range(count):
-        path, _ = write_scene_video(out / "videos" / f"v{i:04d}.mp4", [1.6, 1.4 + (i % 3) * 0.5], width=192, height=144, seed=i)
+        path, _ = write_scene_video(
+            out / "videos" / f"v{i:04d}.mp4", [1.6, 1.4 + (i % 3) * 0.5], width=192, height=144, seed=i
+        )
         rows.append({"uri": str(path.resolve()), "description": f"synthetic video {i}"})
     manifest = out / "manifest.jsonl"
     manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -58,7 +60,11 @@ def _processes():
             continue
         try:
             title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-            rss_kb = next(int(line.split()[1]) for line in (entry / "status").read_text().splitlines() if line.startswith("VmRSS:"))
+            rss_kb = next(
+                int(line.split()[1])
+                for line in (entry / "status").read_text().splitlines()
+                if line.startswith("VmRSS:")
+            )
         except (OSError, StopIteration):
             continue
         yield int(entry.name), title, rss_kb / 1024
@@ -77,14 +83,16 @@ def report(samples: dict[int, list[tuple[float, float, str]]], start: float, end
         tenth = max(1, len(series) // 10)
         warm = series[tenth : 2 * tenth]  # after model loading and the first videos
         labels = sorted({s[2] for s in series if s[2] not in ("ray::IDLE",)}) or ["ray::IDLE"]
-        rows.append({
-            "pid": pid,
-            "process": ", ".join(labels)[:80],
-            "life_s": round(life, 1),
-            "rss_start_mb": round(max(s[1] for s in warm), 1),
-            "rss_end_mb": round(max(s[1] for s in series[-tenth:]), 1),
-            "rss_peak_mb": round(max(s[1] for s in series), 1),
-        })
+        rows.append(
+            {
+                "pid": pid,
+                "process": ", ".join(labels)[:80],
+                "life_s": round(life, 1),
+                "rss_start_mb": round(max(s[1] for s in warm), 1),
+                "rss_end_mb": round(max(s[1] for s in series[-tenth:]), 1),
+                "rss_peak_mb": round(max(s[1] for s in series), 1),
+            }
+        )
     return sorted(rows, key=lambda r: -r["life_s"])
 
 
@@ -96,15 +104,17 @@ def main() -> None:
     out = Path(args.out)
     shutil.rmtree(out / "run", ignore_errors=True)
     manifest = build(out, args.videos)
-    cfg = parse_config({
-        "input": {"manifest": str(manifest), "chunk_size": 32},
-        "output": {"root": str(out / "run"), "rows_per_shard": 500},
-        "split": {"min_seconds": 1.0, "max_seconds": 10.0},
-        "scoring": {"preset": "random", "keyframes": 2},
-        "filters": {"min_aesthetic": None, "min_clip_similarity": None},
-        "dedup": {"eps": 0.001},
-        "ray": {"num_cpus": 2},
-    })
+    cfg = parse_config(
+        {
+            "input": {"manifest": str(manifest), "chunk_size": 32},
+            "output": {"root": str(out / "run"), "rows_per_shard": 500},
+            "split": {"min_seconds": 1.0, "max_seconds": 10.0},
+            "scoring": {"preset": "random", "keyframes": 2},
+            "filters": {"min_aesthetic": None, "min_clip_similarity": None},
+            "dedup": {"eps": 0.001},
+            "ray": {"num_cpus": 2},
+        }
+    )
     sampler = Sampler()
     sampler.start()
     start = time.monotonic()
@@ -112,12 +122,19 @@ def main() -> None:
     end = time.monotonic()
     sampler.stop.set()
     sampler.join()
-    print(f"{args.videos} videos -> {summary['segments']['total']} segments, {summary['samples']} samples in {end - start:.0f} s")
+    print(
+        f"{args.videos} videos -> {summary['segments']['total']} segments, {summary['samples']} samples in {end - start:.0f} s"
+    )
     segment_end = start + summary["timings_s"]["segment"]
-    for title, window in (("pass 1 (every video decoded, cut, keyframed, scored)", (start, segment_end)), ("whole run", (start, end))):
+    for title, window in (
+        ("pass 1 (every video decoded, cut, keyframed, scored)", (start, segment_end)),
+        ("whole run", (start, end)),
+    ):
         print(f"\n{title}\n{'process':60s} {'life s':>7s} {'start MB':>9s} {'end MB':>7s} {'peak MB':>8s}")
         for r in report(sampler.samples, *window):
-            print(f"{r['process']:60s} {r['life_s']:7.1f} {r['rss_start_mb']:9.1f} {r['rss_end_mb']:7.1f} {r['rss_peak_mb']:8.1f}")
+            print(
+                f"{r['process']:60s} {r['life_s']:7.1f} {r['rss_start_mb']:9.1f} {r['rss_end_mb']:7.1f} {r['rss_peak_mb']:8.1f}"
+            )
 
 
 if __name__ == "__main__":

@@ -43,20 +43,24 @@ def pyav_decode(path: str) -> dict:
 
 def vidcurate(path: str) -> dict:
     from cluster.stages.segment_stage import SegmentVideo
-    from cluster.video.shots import SplitSettings
     from cluster.tokens.profiles import TokenProfile
     from cluster.tokens.sampling import plan_video
     from cluster.video.cuts import CutParams
     from cluster.video.guard import GuardSettings
+    from cluster.video.shots import SplitSettings
 
-    rows = SegmentVideo(SplitSettings("scenes", 2.0, 20.0, 2.0, CutParams(), GuardSettings()))({"uri": path, "input_index": 0})
+    rows = SegmentVideo(SplitSettings("scenes", 2.0, 20.0, 2.0, CutParams(), GuardSettings()))(
+        {"uri": path, "input_index": 0}
+    )
     profile = TokenProfile(consumer="qwen-vl-utils")
     tokens = 0
     for row in rows:
         if row["status"] == "ok":
             n = row["end_frame"] - row["start_frame"]
             p = row["probe"]
-            tokens += plan_video(n, n / row["duration_s"], p["display_height"], p["display_width"], profile).count.pad_tokens
+            tokens += plan_video(
+                n, n / row["duration_s"], p["display_height"], p["display_width"], profile
+            ).count.pad_tokens
     return {"segments": len(rows), "video_pad_tokens": tokens, "status": sorted({r["status"] for r in rows})}
 
 

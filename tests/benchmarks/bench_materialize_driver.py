@@ -56,7 +56,9 @@ def main() -> None:
     selection = [str(p) for p in sorted((run / "selection").glob("part-*.parquet"))]
     for mode in ("vidcurate",) if args.skip_peer else ("vidcurate", "every row as dicts (peer)"):
         code = CHILD.format(repo=str(REPO), candidates=candidates, selection=selection, mode=mode)
-        rows, seconds, peak = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+        rows, seconds, peak = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout.split()
         print(f"{mode:28s} {int(rows):>9,} candidate rows  {seconds:>6}s  peak RSS {int(peak):>6,} MB")
 
 

@@ -79,8 +79,16 @@ def config(manifest: Path, root: str, options: dict) -> dict:
         "scoring": {"preset": "random", "keyframes": 2},
         "filters": {"min_aesthetic": None, "min_clip_similarity": None},
         # the tiny random captioner writes noise: its quality gates stay off, as in the demo
-        "caption": {"backend": "tiny-random", "batch_size": 4,
-                    "gates": {"min_chars": None, "reject_truncated": False, "max_repetition": None, "min_clip_similarity": None}},
+        "caption": {
+            "backend": "tiny-random",
+            "batch_size": 4,
+            "gates": {
+                "min_chars": None,
+                "reject_truncated": False,
+                "max_repetition": None,
+                "min_clip_similarity": None,
+            },
+        },
     }
 
 
@@ -121,7 +129,9 @@ def main() -> None:
             times[where].append(time.perf_counter() - start)
             print(f"{where} round {i}: {times[where][-1]:.1f} s, {samples} samples")
     local, remote = statistics.median(times["local"]), statistics.median(times["s3"])
-    print(f"\nwall time: local {local:.1f} s, s3 {remote:.1f} s (medians of {args.rounds}); s3/local = {remote / local:.2f}")
+    print(
+        f"\nwall time: local {local:.1f} s, s3 {remote:.1f} s (medians of {args.rounds}); s3/local = {remote / local:.2f}"
+    )
 
     # one more S3 run, pass by pass, to count each pass's requests and bytes
     cfg = parse_config(config(manifest, "s3://bench/passes", s3.options))
@@ -132,13 +142,17 @@ def main() -> None:
         job(cfg)
         requests = dict(sorted(s3.requests.items()))
         shown = {m: round(n / chunks, 1) for m, n in requests.items()} if name != "select" else requests
-        print(f"  {name}: requests {'per chunk ' if name != 'select' else ''}{shown}; uploaded: media "
-              f"{s3.uploaded['media'] / samples / 1024:.0f} KiB, tables and markers {s3.uploaded['tables'] / samples / 1024:.1f} KiB per sample")
+        print(
+            f"  {name}: requests {'per chunk ' if name != 'select' else ''}{shown}; uploaded: media "
+            f"{s3.uploaded['media'] / samples / 1024:.0f} KiB, tables and markers {s3.uploaded['tables'] / samples / 1024:.1f} KiB per sample"
+        )
     store = Store("s3://bench/passes", s3.options)
     frames = [f for f in store.files("media", ".jpg") if "/image/" not in f][:200]
     in_block, read_back = handoff(store, frames)
-    print(f"captioner hand-off per frame ({len(frames)} frames): bytes in the block {in_block * 1e3:.2f} ms, "
-          f"read back from the store {read_back * 1e3:.2f} ms ({read_back / in_block:.1f}x)")
+    print(
+        f"captioner hand-off per frame ({len(frames)} frames): bytes in the block {in_block * 1e3:.2f} ms, "
+        f"read back from the store {read_back * 1e3:.2f} ms ({read_back / in_block:.1f}x)"
+    )
     ray.shutdown()
     os._exit(0)  # the WSGI server thread
 

@@ -33,14 +33,18 @@ def inputs(out: Path) -> Path:
 
 def run(cpus: int, out: Path, manifest: Path) -> dict:
     config = out / f"cpus{cpus}.json"
-    config.write_text(json.dumps({
-        "input": {"manifest": str(manifest)},
-        "output": {"root": str(out / f"cpus{cpus}")},
-        "split": {"max_seconds": 8},
-        "scoring": {"preset": "random", "keyframes": 2},
-        "filters": {"min_aesthetic": None, "min_clip_similarity": None},
-        "ray": {"num_cpus": cpus},
-    }))
+    config.write_text(
+        json.dumps(
+            {
+                "input": {"manifest": str(manifest)},
+                "output": {"root": str(out / f"cpus{cpus}")},
+                "split": {"max_seconds": 8},
+                "scoring": {"preset": "random", "keyframes": 2},
+                "filters": {"min_aesthetic": None, "min_clip_similarity": None},
+                "ray": {"num_cpus": cpus},
+            }
+        )
+    )
     subprocess.run([sys.executable, "-m", "jobs.curate", "--config", str(config)], check=True, capture_output=True)
     return json.loads((out / f"cpus{cpus}" / "summary.json").read_text())
 
@@ -55,8 +59,10 @@ def main() -> None:
         summary = run(cpus, out, manifest)
         seconds = sum(summary["timings_s"].values())
         rates[cpus] = summary["segments"]["total"] / seconds
-        print(f"{cpus} CPU: {seconds:.1f}s in the passes {summary['timings_s']}, "
-              f"{summary['segments']['total']} segments, {rates[cpus]:.2f} segments/s")
+        print(
+            f"{cpus} CPU: {seconds:.1f}s in the passes {summary['timings_s']}, "
+            f"{summary['segments']['total']} segments, {rates[cpus]:.2f} segments/s"
+        )
     print(f"throughput ratio 2 CPU / 1 CPU: {rates[2] / rates[1]:.2f}")
 
 

@@ -40,8 +40,17 @@ def keyframe_rows(segments: int) -> list[dict]:
         probe = probe_video(str(path))
         span = probe.duration / 3
         start = (i // len(videos)) % 3 * span
-        row = {"uri": str(path), "status": "ok", "start_s": start, "end_s": start + span,
-               "probe": probe.metadata(), "source_fingerprint": None, "title": "a video", "video_id": f"v{i}", "segment_id": f"s{i}"}
+        row = {
+            "uri": str(path),
+            "status": "ok",
+            "start_s": start,
+            "end_s": start + span,
+            "probe": probe.metadata(),
+            "source_fingerprint": None,
+            "title": "a video",
+            "video_id": f"v{i}",
+            "segment_id": f"s{i}",
+        }
         rows.append(decode(row))
     return rows
 
@@ -60,8 +69,15 @@ def staged(rows: list[dict], settings: ScoreSettings, batch: int, cpus: int) -> 
     """The actor asks for a GPU when there is one, as the segment pass's scoring actors do."""
     gpus = 1 if torch.cuda.is_available() else 0
     ds = ray.data.from_items(rows, override_num_blocks=max(1, len(rows) // batch))
-    ds = ds.map_batches(ScoreSegments, fn_constructor_args=(settings,), batch_size=batch, batch_format="pyarrow",
-                        compute=ActorPoolStrategy(min_size=1, max_size=1), num_cpus=cpus, num_gpus=gpus)
+    ds = ds.map_batches(
+        ScoreSegments,
+        fn_constructor_args=(settings,),
+        batch_size=batch,
+        batch_format="pyarrow",
+        compute=ActorPoolStrategy(min_size=1, max_size=1),
+        num_cpus=cpus,
+        num_gpus=gpus,
+    )
     marks = [time.perf_counter()]
     for _ in ds.iter_batches(batch_format="pyarrow", batch_size=None):
         marks.append(time.perf_counter())
@@ -81,7 +97,10 @@ def main() -> None:
     frames = len(rows) * KEYFRAMES
     torch.set_num_threads(cpus)
     ray.init(num_cpus=cpus, include_dashboard=False)
-    results = {"bare open_clip loop": bare(rows, settings, args.batch), "Ray Data actor stage": staged(rows, settings, args.batch, cpus)}
+    results = {
+        "bare open_clip loop": bare(rows, settings, args.batch),
+        "Ray Data actor stage": staged(rows, settings, args.batch, cpus),
+    }
     device = "cuda" if torch.cuda.is_available() else "cpu"
     rates = {}
     for name, marks in results.items():
@@ -89,10 +108,14 @@ def main() -> None:
         total = frames / (marks[-1] - marks[0])
         steady = per_batch * (len(marks) - 2) / (marks[-1] - marks[1])
         rates[name] = (total, steady)
-        print(f"{name:22s} end to end {total:6.1f} frames/s, steady state {steady:6.1f} frames/s ({args.model}, {device})")
+        print(
+            f"{name:22s} end to end {total:6.1f} frames/s, steady state {steady:6.1f} frames/s ({args.model}, {device})"
+        )
     (bare_total, bare_steady), (stage_total, stage_steady) = rates.values()
-    print(f"stage overhead: end to end {(bare_total / stage_total - 1) * 100:.1f}%, "
-          f"steady state {(bare_steady / stage_steady - 1) * 100:.1f}% ({frames} frames, batches of {args.batch} segments)")
+    print(
+        f"stage overhead: end to end {(bare_total / stage_total - 1) * 100:.1f}%, "
+        f"steady state {(bare_steady / stage_steady - 1) * 100:.1f}% ({frames} frames, batches of {args.batch} segments)"
+    )
     ray.shutdown()
 
 

@@ -48,9 +48,11 @@ def generate(out: Path, rows: int) -> None:
         ids = [f"s{start + i:08d}" for i in range(n)]
         columns = {name: pa.nulls(n, CANDIDATES.field(name).type) for name in CANDIDATES.names}
         columns.update(
-            segment_id=pa.array(ids), video_id=pa.array([f"v{(start + i) // 10:07d}" for i in range(n)]),
+            segment_id=pa.array(ids),
+            video_id=pa.array([f"v{(start + i) // 10:07d}" for i in range(n)]),
             uri=pa.array([f"s3://bucket/{(start + i) // 10:07d}.mp4" for i in range(n)]),
-            status=pa.array(["ok"] * n), display_aspect_ratio=pa.array(np.full(n, 16 / 9)),
+            status=pa.array(["ok"] * n),
+            display_aspect_ratio=pa.array(np.full(n, 16 / 9)),
             aesthetic=pa.array(rng.uniform(3, 7, n)),
             embedding=pa.ListArray.from_arrays(pa.array(np.arange(n + 1, dtype=np.int32) * DIM), pa.array(x.ravel())),
         )
@@ -63,12 +65,15 @@ def run_select(out: Path) -> dict:
     from jobs.config import parse_config
     from jobs.ray_session import connect
 
-    cfg = parse_config({
-        "input": {"manifest": "unused"}, "output": {"root": str(out / "run"), "rows_per_shard": 100_000},
-        "filters": {"min_aesthetic": None, "min_clip_similarity": None},
-        "dedup": {"eps": 0.01, "max_per_cluster": 2000, "report": False},
-        "ray": {"num_cpus": 2},
-    })
+    cfg = parse_config(
+        {
+            "input": {"manifest": "unused"},
+            "output": {"root": str(out / "run"), "rows_per_shard": 100_000},
+            "filters": {"min_aesthetic": None, "min_clip_similarity": None},
+            "dedup": {"eps": 0.01, "max_per_cluster": 2000, "report": False},
+            "ray": {"num_cpus": 2},
+        }
+    )
     connect(None, 2)
     start = time.perf_counter()
     outcomes = run_select_pass(cfg, out / "run")
@@ -111,7 +116,9 @@ def _tree_rss_kb(root: int) -> dict[str, int]:
 
 
 def measured(kind: str, out: Path) -> dict:
-    proc = subprocess.Popen([sys.executable, __file__, "--child", kind, "--out", str(out)], stdout=subprocess.PIPE, text=True, cwd=REPO)
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--child", kind, "--out", str(out)], stdout=subprocess.PIPE, text=True, cwd=REPO
+    )
     peak_sum = 0
     peaks: dict[str, int] = {}
     while proc.poll() is None:

@@ -28,14 +28,13 @@ import av
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from media_files import clip, dissolve, fade_through, flash  # noqa: E402
+from bench_cuts import FPS, SHARED, SIZE, SOURCES
+from media_files import clip, dissolve, fade_through, flash
 
-from cluster.video.cuts import CutParams, detect_boundaries, model_boundaries  # noqa: E402
-from cluster.video.scan import scene_stats  # noqa: E402
-from cluster.video.shots import transition_probabilities  # noqa: E402
-from cluster.video.synth import write_video  # noqa: E402
-
-from bench_cuts import FPS, SHARED, SIZE, SOURCES  # noqa: E402
+from cluster.video.cuts import CutParams, detect_boundaries, model_boundaries
+from cluster.video.scan import scene_stats
+from cluster.video.shots import transition_probabilities
+from cluster.video.synth import write_video
 
 TOLERANCE = 2
 
@@ -169,7 +168,9 @@ def main() -> None:
     pans = sum(1 for _, _, traps in files for t in traps if t.kind == "pan")
     frames = sum(_frames(p) for p, _, _ in files)
     kinds = {k: sum(1 for t in truths if t.kind == k) for k in ("cut", "dissolve", "fade")}
-    print(f"{len(files)} videos, {frames} frames at {SIZE[1]}x{SIZE[0]}; transitions {kinds}; {flashes} flashes, {pans} pans")
+    print(
+        f"{len(files)} videos, {frames} frames at {SIZE[1]}x{SIZE[0]}; transitions {kinds}; {flashes} flashes, {pans} pans"
+    )
     contenders = [
         ("vidcurate fast", ours),
         ("vidcurate transnetv2 (CPU)", ours_transnet),
@@ -177,7 +178,9 @@ def main() -> None:
         ("PySceneDetect ContentDetector", content_detector),
         ("PySceneDetect AdaptiveDetector", adaptive_detector),
     ]
-    print("| detector | precision | recall cut | recall dissolve | recall fade | F1 | false per 10 flashes | false per pan | wall s |")
+    print(
+        "| detector | precision | recall cut | recall dissolve | recall fade | F1 | false per 10 flashes | false per pan | wall s |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for label, fn in contenders:
         hits: dict[str, list[bool]] = {}
