@@ -43,7 +43,8 @@ def check_unchanged(uri: str, probed: str | None) -> None:
     now = fingerprint(uri)
     if probed and now != probed:
         raise InputChanged(
-            f"{uri} changed since it was probed (size:mtime {probed} -> {now}); rerun into a new output root to re-probe it"
+            f"{uri} changed since it was probed (size:mtime {probed} -> {now}); "
+            "rerun into a new output root to re-probe it"
         )
 
 

@@ -55,7 +55,8 @@ class OutputConfig(_Section):
     )
     storage_options: dict[str, Any] = Field(
         default_factory=dict,
-        description="options for the root's fsspec filesystem, e.g. {endpoint_url: http://minio:9000} for an S3-compatible store",
+        description="options for the root's fsspec filesystem, "
+        "e.g. {endpoint_url: http://minio:9000} for an S3-compatible store",
         json_schema_extra=outside_digest("how the output root is reached"),
     )
     shared_mount: bool = Field(

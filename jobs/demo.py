@@ -75,8 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     summary = run(cfg)
     print(json.dumps(summary, indent=2))
+    root = out / "run"
     print(
-        f"samples in {out / 'run' / 'dataset'}; accounting in {out / 'run' / 'summary.json'}; report in {out / 'run' / 'report' / 'index.html'}"
+        f"samples in {root / 'dataset'}; accounting in {root / 'summary.json'}; report in {root / 'report/index.html'}"
     )
     return 0
 

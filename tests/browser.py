@@ -30,6 +30,7 @@ def rendered_dom(page: Path) -> str:
             "--dump-dom",
             page.resolve().as_uri(),
         ],
+        check=False,
         capture_output=True,
         text=True,
         timeout=120,

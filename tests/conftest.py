@@ -60,6 +60,7 @@ def ray_head():
             "--disable-usage-stats",
         ],
         env=env,
+        check=False,
         capture_output=True,
         text=True,
     )
@@ -75,7 +76,7 @@ def ray_head():
         }
     finally:
         ray.shutdown()
-        subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True)
+        subprocess.run([RAY, "stop", "--force"], env=env, check=False, capture_output=True)
 
 
 @pytest.fixture(scope="session")

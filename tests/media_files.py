@@ -14,7 +14,7 @@ def write_with_pts(path: Path, frames: Iterable[np.ndarray], pts: Iterable[int],
     """H.264 in MP4 with the given presentation timestamps (variable rates, start offsets)."""
     with av.open(str(path), "w") as container:
         stream = None
-        for frame, when in zip(frames, pts):
+        for frame, when in zip(frames, pts, strict=True):
             if stream is None:
                 stream = container.add_stream("libx264", rate=25)  # nominal; the pts decide
                 stream.height, stream.width = frame.shape[:2]
@@ -81,5 +81,8 @@ def flash(frames: list[np.ndarray], at: int, length: int, strength: float = 0.9)
 def dissolve(before: list[np.ndarray], after: list[np.ndarray], frames: int) -> list[np.ndarray]:
     """A cross-dissolve of `frames` frames: `before`'s last frames blended into `after`'s first."""
     weights = [(i + 1) / (frames + 1) for i in range(frames)]
-    blended = [np.uint8(np.round(a * (1 - w) + b * w)) for a, b, w in zip(before[-frames:], after[:frames], weights)]
+    blended = [
+        np.uint8(np.round(a * (1 - w) + b * w))
+        for a, b, w in zip(before[-frames:], after[:frames], weights, strict=True)
+    ]
     return before[:-frames] + blended + after[frames:]

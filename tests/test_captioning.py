@@ -95,9 +95,9 @@ def test_gates_name_the_first_failure():
 
 
 def test_caption_config_names_what_is_missing():
-    with pytest.raises(ConfigError, match="caption.model is required for caption.backend=vllm"):
+    with pytest.raises(ConfigError, match=r"caption.model is required for caption.backend=vllm"):
         parse_config({"input": {"manifest": "x"}, "output": {"root": "y"}, "caption": {"backend": "vllm"}})
-    with pytest.raises(ConfigError, match="caption.gates.max_repetiton"):
+    with pytest.raises(ConfigError, match=r"caption.gates.max_repetiton"):
         parse_config(
             {"input": {"manifest": "x"}, "output": {"root": "y"}, "caption": {"gates": {"max_repetiton": 0.5}}}
         )
@@ -107,7 +107,7 @@ def test_caption_config_names_what_is_missing():
 
 
 def test_gpu_backends_fail_fast_on_a_cluster_without_gpus():
-    with pytest.raises(CaptionUnavailable, match="needs 1 GPU.*the cluster has 0"):
+    with pytest.raises(CaptionUnavailable, match=r"needs 1 GPU.*the cluster has 0"):
         place_captioner(CaptionConfig(backend="vllm", model="m"), cluster_gpus=0)
     with pytest.raises(CaptionUnavailable, match="allow_cpu_fallback"):
         place_captioner(CaptionConfig(backend="transformers", model="m", device="cuda"), cluster_gpus=0)
@@ -129,7 +129,7 @@ def test_a_gpu_backend_on_a_cpu_cluster_stops_the_job_before_any_work(ray_head, 
             **OFFLINE_SCORING,
         }
     )
-    with pytest.raises(CaptionUnavailable, match="caption.device=cuda but the cluster has 0 GPU"):
+    with pytest.raises(CaptionUnavailable, match=r"caption.device=cuda but the cluster has 0 GPU"):
         run(cfg)
     assert not (tmp_path / "out" / "candidates").exists()
 
@@ -385,18 +385,18 @@ def test_text_that_pushes_a_sample_over_max_total_tokens_filters_its_segment(tmp
         "manifest_text": None,
         "qa": None,
     }
-    settings = dict(
-        instructions=("Describe this video.",),
-        image_instructions=("Describe.",),
-        seed=0,
-        system=None,
-        answer="detailed",
-        include_qa=False,
-        include_image=False,
-        image_samples=False,
-        gates=GateSettings(**NO_GATES),
-        tokenizer=tokenizer,
-    )
+    settings = {
+        "instructions": ("Describe this video.",),
+        "image_instructions": ("Describe.",),
+        "seed": 0,
+        "system": None,
+        "answer": "detailed",
+        "include_qa": False,
+        "include_image": False,
+        "image_samples": False,
+        "gates": GateSettings(**NO_GATES),
+        "tokenizer": tokenizer,
+    }
     (sample,) = ComposeSamples(ComposeSettings(**settings)).compose(row)
     assert sample["visual_tokens"] == 102 and sample["total_tokens"] == 102 + sample["text_tokens"]
     assert ComposeSamples(ComposeSettings(**settings, max_total_tokens=sample["total_tokens"])).compose(row) == [sample]

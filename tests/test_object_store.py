@@ -117,7 +117,7 @@ def test_a_store_that_cannot_be_written_stops_the_run_naming_the_root_and_keys(s
         Store(f"{s3['bucket']('reachable')}/run", unreachable).check_writable()
     blocker = tmp_path / "file"
     blocker.write_text("a file, not a folder")
-    with pytest.raises(StoreError, match="output.root"):
+    with pytest.raises(StoreError, match=r"output.root"):
         Store(str(blocker / "run")).check_writable()
-    with pytest.raises(StoreError, match="output.root is empty"):
+    with pytest.raises(StoreError, match=r"output.root is empty"):
         Store("")

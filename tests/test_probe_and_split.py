@@ -72,7 +72,7 @@ def test_non_zero_start_time_is_reported_and_frames_align(tmp_path):
 def test_unreadable_files_raise_a_probe_error_naming_the_file(tmp_path, content):
     path = tmp_path / "bad.mp4"
     path.write_bytes(content)
-    with pytest.raises(ProbeError, match="bad.mp4"):
+    with pytest.raises(ProbeError, match=r"bad.mp4"):
         probe_video(str(path))
 
 
@@ -124,10 +124,10 @@ def test_the_split_thumbnail_pass_matches_on_real_files(shared_videos):
 def test_a_seek_that_misses_its_keyframe_falls_back_to_one_pass(tmp_path, monkeypatch):
     """A demuxer whose seek does not land on the keyframe asked for would lose the frames
     between; the pass notices and reads the file in one go instead."""
-    path, planted = write_scene_video(tmp_path / "long.mp4", [9, 4, 12, 3, 10], seed=5)
+    path, _planted = write_scene_video(tmp_path / "long.mp4", [9, 4, 12, 3, 10], seed=5)
     (split,) = keyframe_splits(str(path), 2, MIN_STRETCH_SECONDS)
     monkeypatch.setattr(scan, "keyframe_splits", lambda *_: [split + 1])  # one tick past the keyframe
-    with pytest.raises(SeekMissed, match="long.mp4"):
+    with pytest.raises(SeekMissed, match=r"long.mp4"):
         list(iter_analysis_frames(str(path), span=(split + 1, None)))
     times = []
     _assert_same_stats(

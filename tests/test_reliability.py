@@ -61,13 +61,13 @@ def test_the_decoder_process_loads_neither_ray_nor_the_stages():
 
 def test_errors_of_the_decoder_come_back_as_they_are(tmp_path):
     (tmp_path / "bad.mp4").write_bytes(b"nope")
-    with pytest.raises(ProbeError, match="bad.mp4"):
+    with pytest.raises(ProbeError, match=r"bad.mp4"):
         guarded(GuardSettings(), str(tmp_path / "bad.mp4"), 0.0, probe_video, str(tmp_path / "bad.mp4"))
 
 
 def test_a_crashing_decoder_is_retried_then_reported_and_the_next_call_works():
     settings = GuardSettings(retries=2, inject_faults={"poison": "crash"})
-    with pytest.raises(DecoderCrashed, match="poison.mp4.*attempt 3"):
+    with pytest.raises(DecoderCrashed, match=r"poison.mp4.*attempt 3"):
         guarded(settings, "/data/poison.mp4", 0.0, operator.mul, 1, 2)
     assert guarded(settings, "/data/fine.mp4", 0.0, operator.mul, 2, 2) == 4
 
@@ -296,7 +296,9 @@ def test_every_bad_input_ends_with_its_expected_outcome(matrix_run):
     root, summary, rows = matrix_run
     expected = [EXPECTED[Path(r["uri"]).name] for r in rows[: len(EXPECTED)]] + EXTRA
     outcomes = _outcomes(root / "out")
-    assert outcomes == expected, [(Path(r["uri"]).name, o) for r, o, e in zip(rows, outcomes, expected) if o != e]
+    assert outcomes == expected, [
+        (Path(r["uri"]).name, o) for r, o, e in zip(rows, outcomes, expected, strict=True) if o != e
+    ]
     v = summary["videos"]
     assert summary["balanced"] and v["kept"] + v["filtered"] + v["errored"] == len(rows) == summary["inputs"]
 
@@ -336,7 +338,7 @@ def test_forbidden_and_crashing_inputs_are_reported_with_their_reason(matrix_run
 def test_a_file_that_changes_after_probing_is_an_error_not_wrong_frames(matrix_run, matrix):
     """Pass 1 is committed; the file is then replaced and pass 3 redone (new sample
     settings): its segments fail with InputChanged instead of describing other bytes."""
-    root, manifest, rows = matrix
+    root, manifest, _ = matrix
     changed = root / "in" / "changes_later.mp4"
     write_scene_video(changed, [1.5, 1.5], seed=10)
     summary = run(parse_config({**_matrix_config(root, manifest, "out"), "sample": {"seed": 1}}))
@@ -395,7 +397,7 @@ def _same(a, b) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     return a == b
 
 
@@ -421,7 +423,7 @@ def test_a_killed_driver_resumes_to_exactly_the_uninterrupted_output(
     committed = len(store.files("_progress/segment", ".json"))
     assert 1 <= committed < 8
 
-    finished = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
+    finished = subprocess.run(command, cwd=workdir, env=env, check=False, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr[-3000:]
     summary = store.read_json("summary.json")
     assert summary["chunks"]["segment"]["committed_before"] == committed
@@ -433,7 +435,7 @@ def test_a_killed_driver_resumes_to_exactly_the_uninterrupted_output(
     for row in _rows(store):
         assert {*(f for frames in row["videos"] for f in frames), *row["video_clips"], *row["images"]} <= media
 
-    again = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
+    again = subprocess.run(command, cwd=workdir, env=env, check=False, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-3000:]
     rerun = store.read_json("summary.json")["chunks"]
     assert rerun["segment"]["run"] == 0 and rerun["materialize"]["run"] == 0  # no video work
@@ -448,7 +450,7 @@ def test_losing_the_object_store_mid_run_keeps_committed_chunks_and_a_rerun_redo
     from conftest import _free_port
     from moto.server import ThreadedMotoServer
 
-    root, manifest = resume_inputs
+    _root, manifest = resume_inputs
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
@@ -479,7 +481,7 @@ def test_losing_the_object_store_mid_run_keeps_committed_chunks_and_a_rerun_redo
         for marker in markers:  # each committed chunk is whole
             for shard in store.read_json(marker)["files"]:
                 assert store.dataset([shard], CANDIDATES).count_rows() >= 1
-        finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+        finished = subprocess.run(command, env=env, check=False, capture_output=True, text=True, timeout=600)
         assert finished.returncode == 0, finished.stderr[-3000:]
         summary = store.read_json("summary.json")
         assert summary["chunks"]["segment"]["committed_before"] == len(markers)
@@ -507,10 +509,10 @@ def test_a_worker_killed_mid_task_is_retried_without_losing_or_duplicating_rows(
     def kill_one_decoding_worker() -> None:
         deadline = time.monotonic() + 120
         while not killed and time.monotonic() < deadline:
-            listing = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
+            listing = subprocess.run(["ps", "-eo", "pid=,args="], check=False, capture_output=True, text=True).stdout
             for line in listing.splitlines():
                 pid, _, title = line.strip().partition(" ")
-                if title.startswith("ray::FlatMap") or title.startswith("ray::Map(DecodeKeyframes)"):
+                if title.startswith(("ray::FlatMap", "ray::Map(DecodeKeyframes)")):
                     os.kill(int(pid), signal.SIGKILL)
                     killed.append(title)
                     return

@@ -48,7 +48,7 @@ def test_real_heads_score_higher_for_higher_rated_embeddings(aesthetic_dir, name
 
 
 def test_wrong_model_names_fail_before_work_with_the_choices():
-    with pytest.raises(ScoringUnavailable, match="close names: .*ViT-B-32"):
+    with pytest.raises(ScoringUnavailable, match=r"close names: .*ViT-B-32"):
         prepare_scoring(ScoringConfig(clip_model="ViT-B-33"))
     with pytest.raises(ScoringUnavailable, match="valid tags"):
         prepare_scoring(ScoringConfig(clip_pretrained="no-such-tag"))
@@ -59,7 +59,7 @@ def test_wrong_model_names_fail_before_work_with_the_choices():
 def test_unfetchable_weights_fail_fast_naming_the_model_and_the_fix(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path))
-    with pytest.raises(ScoringUnavailable, match="ViT-B-32.*clip_checkpoint"):
+    with pytest.raises(ScoringUnavailable, match=r"ViT-B-32.*clip_checkpoint"):
         prepare_scoring(ScoringConfig(preset="fast"))
 
 

@@ -20,7 +20,7 @@ def planted(clusters=6, per_cluster=40, dim=64, dup_groups=5, dup_size=3, seed=0
     duplicates = []
     for g in range(dup_groups):
         base = g * 7
-        members = [base] + list(range(len(x) - (g + 1) * dup_size, len(x) - g * dup_size - 1))
+        members = [base, *list(range(len(x) - (g + 1) * dup_size, len(x) - g * dup_size - 1))]
         for m in members[1:]:
             x[m] = _unit(x[base] + 0.003 * rng.normal(size=dim))
             labels[m] = labels[base]
@@ -151,7 +151,7 @@ def _select_run(videos, out, **dedup):
 @pytest.fixture(scope="module")
 def selected(overlapping, tmp_path_factory):
     out = tmp_path_factory.mktemp("selected")
-    return out, _select_run(overlapping + [str(out / "missing.mp4")], out)
+    return out, _select_run([*overlapping, str(out / "missing.mp4")], out)
 
 
 def test_time_overlapping_segments_dedup_against_each_other(selected):

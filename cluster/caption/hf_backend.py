@@ -36,7 +36,7 @@ class TransformersCaptioner:
         order = sorted(range(len(requests)), key=lambda i: requests[i].max_new_tokens)
         for budget, group in groupby(order, key=lambda i: requests[i].max_new_tokens):
             indices = list(group)
-            for i, generation in zip(indices, self._generate([requests[i] for i in indices], budget)):
+            for i, generation in zip(indices, self._generate([requests[i] for i in indices], budget), strict=True):
                 results[i] = generation
         return [results[i] for i in range(len(requests))]
 

@@ -26,7 +26,7 @@ def parse_qa(text: str) -> list[dict]:
     """`Q: ... / A: ...` pairs from the captioner's answer; unpaired lines are ignored."""
     pairs, question = [], None
     for line in text.splitlines():
-        match = re.match(r"\s*(?:\d+[.)]\s*)?(Q|A)\s*[:：]\s*(.+)", line, flags=re.IGNORECASE)
+        match = re.match(r"\s*(?:\d+[.)]\s*)?(Q|A)\s*[:：]\s*(.+)", line, flags=re.IGNORECASE)  # noqa: RUF001 - a fullwidth colon, as models answering in Chinese write it
         if not match:
             continue
         tag, body = match.group(1).upper(), match.group(2).strip()

@@ -104,7 +104,7 @@ class TensorPreprocess:
             # torchvision's rule for the longer side, then PIL's rounding to 8-bit pixels
             nh, nw = (self.size, int(self.size * w / h)) if h <= w else (int(self.size * h / w), self.size)
             batch = F.interpolate(batch, size=(nh, nw), mode="bicubic", antialias=True, align_corners=False)
-            top, left = int(round((nh - self.crop) / 2)), int(round((nw - self.crop) / 2))
+            top, left = round((nh - self.crop) / 2), round((nw - self.crop) / 2)
             batch = batch[:, :, top : top + self.crop, left : left + self.crop].clamp(0, 255).round() / 255
             out[members] = (batch - mean) / std
         return out

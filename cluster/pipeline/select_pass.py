@@ -71,7 +71,7 @@ def eligible(batch: pa.Table, filters) -> pa.Table:
     """Rows that pass every threshold and carry an embedding: the ones to cluster."""
     has_embedding = batch.column("embedding").is_valid().to_pylist()
     rows = batch.select(THRESHOLD_COLUMNS).to_pylist()
-    keep = [present and decide(row, filters) is None for row, present in zip(rows, has_embedding)]
+    keep = [present and decide(row, filters) is None for row, present in zip(rows, has_embedding, strict=True)]
     return batch.filter(pa.array(keep, pa.bool_()))
 
 
@@ -172,7 +172,8 @@ def _cluster_and_dedup(cfg, store: Store, files: list[str]) -> pa.Table:
     clustered = pa.concat_tables(list(groups.iter_batches(batch_format="pyarrow", batch_size=None)))
     store.delete_tree(SELECT_STAGING)
 
-    drops = dict.fromkeys(clustered.filter(pc.is_valid(clustered.column("duplicate_of"))).column("segment_id").to_pylist(), "near_duplicate")
+    duplicates = clustered.filter(pc.is_valid(clustered.column("duplicate_of")))
+    drops = dict.fromkeys(duplicates.column("segment_id").to_pylist(), "near_duplicate")
     survivors = clustered.filter(pc.is_null(clustered.column("duplicate_of")))
     drops.update(balance(survivors, d.max_per_cluster, d.max_per_video, d.target_total))
     reasons = pa.array([drops.get(s) for s in clustered.column("segment_id").to_pylist()], pa.string())

@@ -236,7 +236,8 @@ def _tile_html(tile: Tile) -> str:
     status = "" if tile.caption_status == "captioned" else f'<p class="warn">caption: {esc(tile.caption_status)}</p>'
     return (
         f'<div class="tile">{_img(tile.thumbnail, f"keyframe of {tile.sample_id}")}'
-        f"<p><code>{esc(tile.sample_id)}</code> · cluster {tile.cluster_id} · {esc(tile.span)} · {tile.tokens} tokens</p>"
+        f"<p><code>{esc(tile.sample_id)}</code> · cluster {tile.cluster_id} · {esc(tile.span)}"
+        f" · {tile.tokens} tokens</p>"
         f"{status}<p>{esc(tile.answer)}</p></div>"
     )
 

@@ -77,7 +77,7 @@ def _duplicate_pairs(candidates: pads.Dataset, pairs: list[tuple[str, str]], pat
         r["segment_id"]: r for r in candidates.to_table(filter=pads.field("segment_id").isin(list(wanted))).to_pylist()
     }
     fig, axes = plt.subplots(len(pairs), 2, figsize=(6, 1.9 * len(pairs)), squeeze=False)
-    for (dup, kept), (left, right) in zip(pairs, axes):
+    for (dup, kept), (left, right) in zip(pairs, axes, strict=True):
         for ax, segment, label in ((left, dup, "dropped"), (right, kept, "kept")):
             ax.imshow(_keyframe(rows[segment]))
             ax.set_title(f"{label} {segment[:9]} @{rows[segment]['start_s']:.1f}s", fontsize=7)

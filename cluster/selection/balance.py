@@ -24,7 +24,7 @@ def balance(
     dropped: dict[str, str] = {}
     per_video: Counter = Counter()
     sizes: Counter = Counter()
-    for segment, video, cluster in zip(segments, videos, clusters):
+    for segment, video, cluster in zip(segments, videos, clusters, strict=True):
         if max_per_video is not None and per_video[video] >= max_per_video:
             dropped[segment] = "source_cap"
             continue
@@ -32,7 +32,7 @@ def balance(
         sizes[cluster] += 1
     quotas = _quotas(sizes, max_per_cluster, target_total)
     taken: Counter = Counter()
-    for segment, cluster in zip(segments, clusters):
+    for segment, cluster in zip(segments, clusters, strict=True):
         if segment in dropped:
             continue
         taken[cluster] += 1

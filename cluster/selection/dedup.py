@@ -23,7 +23,7 @@ def duplicate_groups(embeddings: np.ndarray, eps: float) -> np.ndarray:
     for start in range(0, n, BLOCK):
         sims = embeddings[start : start + BLOCK] @ embeddings.T
         rows, cols = np.nonzero(sims > 1.0 - eps)
-        for a, b in zip(rows + start, cols):
+        for a, b in zip(rows + start, cols, strict=True):
             if a < b:
                 ra, rb = find(a), find(b)
                 if ra != rb:

@@ -40,5 +40,5 @@ class ScoreCaptions:
         with torch.no_grad():
             encoded = self.model.encode_text(self.tokenizer(texts).to(self.device)).float().cpu().numpy()
         images = normalize(np.asarray([r["embedding"] for r in rows], dtype=np.float32))
-        for row, similarity in zip(rows, (normalize(encoded) * images).sum(axis=1)):
+        for row, similarity in zip(rows, (normalize(encoded) * images).sum(axis=1), strict=True):
             row["caption_quality"] = {**row["caption_quality"], "clip_similarity": round(float(similarity), 6)}

@@ -66,7 +66,7 @@ class CaptionSegments:
         requests = [CaptionRequest(r["_frames"], text, budget) for r in rows for text, budget in prompts.values()]
         generations = generate_splitting(self.captioner, requests)
         for i, row in enumerate(rows):
-            answers = dict(zip(prompts, generations[i * len(prompts) : (i + 1) * len(prompts)]))
+            answers = dict(zip(prompts, generations[i * len(prompts) : (i + 1) * len(prompts)], strict=True))
             row.update(self._fields(row, answers))
 
     def _prompts(self) -> dict[str, tuple[str, int]]:

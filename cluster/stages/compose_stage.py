@@ -63,7 +63,10 @@ class ComposeSamples:
             samples.append(self._image_sample(row))
         budget = self.settings.max_total_tokens
         if budget is not None and samples[0]["total_tokens"] > budget:  # the media fit; with the text they do not
-            message = f"{samples[0]['total_tokens']} tokens with the text ({samples[0]['text_tokens']}), over max_total_tokens={budget}"
+            first = samples[0]
+            message = (
+                f"{first['total_tokens']} tokens with the text ({first['text_tokens']}), over max_total_tokens={budget}"
+            )
             return [{**row, "status": "filtered", "reason": "over_token_budget", "error_message": message}]
         return samples
 

@@ -43,7 +43,7 @@ def dedup_bucket(batch: pa.Table, store: Store, eps: float, keep: str) -> pa.Tab
         table = table.sort_by([("cluster_id", "ascending"), ("segment_id", "ascending")])
         clusters = table.column("cluster_id").to_numpy()
         bounds = np.flatnonzero(np.diff(clusters)) + 1
-        for start, end in zip([0, *bounds], [*bounds, len(clusters)]):
+        for start, end in zip([0, *bounds], [*bounds, len(clusters)], strict=True):
             out.append(dedup_cluster(table.slice(start, end - start), eps, keep))
     return pa.concat_tables(out) if out else pa.table({})
 

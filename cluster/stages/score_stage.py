@@ -91,7 +91,7 @@ class ScoreSegments:
             return {}
         with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device == "cuda"):
             out = self.model.encode_text(self.tokenizer(texts).to(self.device))
-        return dict(zip(texts, torch.nn.functional.normalize(out.float(), dim=-1).cpu().numpy()))
+        return dict(zip(texts, torch.nn.functional.normalize(out.float(), dim=-1).cpu().numpy(), strict=True))
 
     def _row_scores(self, frames: np.ndarray, text: np.ndarray | None) -> dict:
         s = self.settings

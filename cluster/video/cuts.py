@@ -289,10 +289,7 @@ def model_boundaries(
     for start, end in _runs(centres > threshold):
         around = [(a, b) for a, b in extents if a < end and start < b]
         lo, hi = min([start, *(a for a, _ in around)]), max([end, *(b for _, b in around)])
-        if hi - lo <= max_cut_frames:
-            boundary = Boundary(hi, hi, "cut")
-        else:
-            boundary = Boundary(lo, hi, "transition")
+        boundary = Boundary(hi, hi, "cut") if hi - lo <= max_cut_frames else Boundary(lo, hi, "transition")
         if (
             found
             and boundary.start - found[-1].end < min_scene_frames
@@ -306,7 +303,7 @@ def model_boundaries(
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """[start, end) of each run of True in `mask`."""
     edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))).tolist()
-    return list(zip(edges[::2], edges[1::2]))
+    return list(zip(edges[::2], edges[1::2], strict=True))
 
 
 def _ramp(spread: np.ndarray, edge: int, step: int, params: CutParams) -> int:

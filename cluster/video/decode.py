@@ -135,7 +135,7 @@ def _thumbnail(frame: av.VideoFrame) -> np.ndarray:
     if frame.format.name not in ("yuv420p", "yuvj420p"):
         frame = frame.reformat(format="yuv420p")
     parts = []
-    for plane, (rows, cols) in zip(frame.planes, _plane_grids()):
+    for plane, (rows, cols) in zip(frame.planes, _plane_grids(), strict=True):
         pixels = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
         sy, sx = max(1, plane.height // rows), max(1, plane.width // cols)
         parts.append(_fit(pixels[::sy, : plane.width : sx], rows, cols).ravel())
@@ -154,7 +154,7 @@ def rgb_thumbnails(thumbnails: np.ndarray) -> np.ndarray:
     iter_analysis_frames): chroma upsampled, converted, then area-averaged down."""
     rows, cols = ANALYSIS_SIZE
     planes, start = [], 0
-    for (h, w), offset in zip(_plane_grids(), (16, 128, 128)):
+    for (h, w), offset in zip(_plane_grids(), (16, 128, 128), strict=True):
         plane = thumbnails[:, start : start + h * w].reshape(-1, h, w).astype(np.float32) - offset
         planes.append(plane.repeat(rows // h, 1).repeat(cols // w, 2))  # chroma up to the luma grid
         start += h * w

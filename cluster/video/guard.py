@@ -55,7 +55,7 @@ def guarded(settings: GuardSettings, uri: str, seconds_of_video: float, fn, *arg
     limit = settings.limit(seconds_of_video)
     problem: Exception | None = None
     for attempt in range(settings.retries + 1):
-        global _child
+        global _child  # noqa: PLW0603 - one decoder child per worker process, reused across calls
         if _child is None or not _child.alive():
             _child = _Child()
         try:
@@ -134,11 +134,11 @@ def _serve(requests: Connection, replies: Connection) -> None:
             return
         try:
             reply = (True, _call(fault, fn, args))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the child hands every exception back; the caller decides
             reply = (False, exc)
         try:
             replies.send(reply)
-        except Exception as exc:  # an unpicklable result or exception
+        except Exception as exc:  # noqa: BLE001 - pickling a result or exception can raise anything
             replies.send((False, RuntimeError(f"decoder result could not be returned: {exc!r}")))
 
 

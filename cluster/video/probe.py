@@ -66,9 +66,11 @@ def probe_video(path: str) -> VideoProbe:
     """Probe a local file. Raises ProbeError with the reason when it is not a usable video."""
     path = str(path)
     header = _read_header(path)
+    from decord import DECORDError
+
     try:
         timestamps, backend = _decord_timestamps(path), "decord"
-    except Exception as exc:  # decord raises bare RuntimeError/DECORDError on anything it dislikes
+    except (DECORDError, RuntimeError, ProbeError) as exc:  # decord raises bare RuntimeError on what it dislikes
         log.info("decord could not index %s (%s); scanning packets with PyAV", path, exc)
         timestamps, backend = _pyav_timestamps(path, header["start_time"], header["rate"]), "pyav"
     if len(timestamps) == 0:

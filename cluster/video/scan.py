@@ -41,7 +41,7 @@ def scene_stats(
     presentation time appended to `times`, decoded by up to `workers` decoders (default:
     the CPUs this process may use)."""
     splits = keyframe_splits(path, workers or decoder_threads(), MIN_STRETCH_SECONDS)
-    bounds = list(zip([None, *splits], [*splits, None]))
+    bounds = list(zip([None, *splits], [*splits, None], strict=True))
     if len(bounds) > 1:
         try:
             with ThreadPoolExecutor(len(bounds), thread_name_prefix="thumbnail-pass") as pool:

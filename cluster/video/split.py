@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -56,7 +57,7 @@ def _scene(
     pieces = max(1, math.ceil((end - start) / max_seconds - 1e-9))
     edges = np.round(np.linspace(a, b, pieces + 1)).astype(int)
     out = []
-    for s, e in zip(edges[:-1], edges[1:]):
+    for s, e in itertools.pairwise(edges):
         start, end = _times(timestamps, duration, int(s), int(e))
         out.append(Segment(index, int(s), int(e), start, end, "too_short" if end - start < min_seconds else None))
     return out

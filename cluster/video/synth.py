@@ -18,7 +18,7 @@ def scene_frames(
 ) -> Iterator[np.ndarray]:
     """RGB frames: each scene a distinct panning colour field with a moving square, cut hard."""
     rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:height, 0:width]
+    _, xx = np.mgrid[0:height, 0:width]
     for seconds in scene_seconds:
         base = rng.integers(0, 256, size=3)
         tilt = rng.uniform(-1, 1, size=3)

@@ -130,7 +130,8 @@ def main() -> None:
         rate = args.clips / seconds
         hours = rate * args.clip_seconds / max(gpus, 1)  # video-seconds per second = video-hours per hour
         print(
-            f"{label:16s} {seconds:7.1f} s  {rate:6.2f} clips/s  {hours:7.1f} video-hours per {'GPU' if gpus else 'node'}-hour"
+            f"{label:16s} {seconds:7.1f} s  {rate:6.2f} clips/s  "
+            f"{hours:7.1f} video-hours per {'GPU' if gpus else 'node'}-hour"
         )
     print(
         f"{args.backend} on {device}: {args.clips} clips x 2 captions, batch {args.batch_size}; "

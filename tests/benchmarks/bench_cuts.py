@@ -95,7 +95,7 @@ def main() -> None:
     files = [build(out, seed) for seed in range(args.videos)]
     totals = {}
     for label, fn in [("vidcurate", ours), ("pyscenedetect ContentDetector", pyscenedetect)]:
-        found_all, truth_all, elapsed, scores = [], [], 0.0, []
+        elapsed, scores = 0.0, []
         for path, truth in files:
             t = time.perf_counter()
             found = fn(path)
@@ -108,7 +108,8 @@ def main() -> None:
     cuts = sum(len(t) for _, t in files)
     frames = sum(probe_frames(p) for p, _ in files)
     print(
-        f"{len(files)} videos, {frames} frames at {SIZE[1]}x{SIZE[0]}, {cuts} true cuts; vidcurate is {speedup:.1f}x faster"
+        f"{len(files)} videos, {frames} frames at {SIZE[1]}x{SIZE[0]}, {cuts} true cuts; "
+        f"vidcurate is {speedup:.1f}x faster"
     )
 
 

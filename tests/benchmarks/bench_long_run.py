@@ -73,8 +73,8 @@ def _processes():
 def report(samples: dict[int, list[tuple[float, float, str]]], start: float, end: float) -> list[dict]:
     """Per process alive for a third of [start, end]: RSS early, late and at peak within it."""
     rows = []
-    for pid, series in samples.items():
-        series = [s for s in series if start <= s[0] <= end]
+    for pid, everything in samples.items():
+        series = [s for s in everything if start <= s[0] <= end]
         if not series:
             continue
         life = series[-1][0] - series[0][0]
@@ -123,7 +123,8 @@ def main() -> None:
     sampler.stop.set()
     sampler.join()
     print(
-        f"{args.videos} videos -> {summary['segments']['total']} segments, {summary['samples']} samples in {end - start:.0f} s"
+        f"{args.videos} videos -> {summary['segments']['total']} segments, "
+        f"{summary['samples']} samples in {end - start:.0f} s"
     )
     segment_end = start + summary["timings_s"]["segment"]
     for title, window in (
@@ -133,7 +134,8 @@ def main() -> None:
         print(f"\n{title}\n{'process':60s} {'life s':>7s} {'start MB':>9s} {'end MB':>7s} {'peak MB':>8s}")
         for r in report(sampler.samples, *window):
             print(
-                f"{r['process']:60s} {r['life_s']:7.1f} {r['rss_start_mb']:9.1f} {r['rss_end_mb']:7.1f} {r['rss_peak_mb']:8.1f}"
+                f"{r['process']:60s} {r['life_s']:7.1f} {r['rss_start_mb']:9.1f} "
+                f"{r['rss_end_mb']:7.1f} {r['rss_peak_mb']:8.1f}"
             )
 
 

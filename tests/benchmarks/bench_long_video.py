@@ -110,7 +110,9 @@ def main() -> None:
         print(f"generated {path} in {time.perf_counter() - t:.0f}s")
     results = {}
     for name in CONTENDERS:
-        proc = subprocess.run([sys.executable, __file__, "--child", name, str(path)], capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, __file__, "--child", name, str(path)], check=False, capture_output=True, text=True
+        )
         lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
         results[name] = json.loads(lines[-1]) if proc.returncode == 0 and lines else {"error": proc.stderr[-500:]}
         print(json.dumps(results[name]))

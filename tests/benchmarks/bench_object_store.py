@@ -130,7 +130,8 @@ def main() -> None:
             print(f"{where} round {i}: {times[where][-1]:.1f} s, {samples} samples")
     local, remote = statistics.median(times["local"]), statistics.median(times["s3"])
     print(
-        f"\nwall time: local {local:.1f} s, s3 {remote:.1f} s (medians of {args.rounds}); s3/local = {remote / local:.2f}"
+        f"\nwall time: local {local:.1f} s, s3 {remote:.1f} s (medians of {args.rounds}); "
+        f"s3/local = {remote / local:.2f}"
     )
 
     # one more S3 run, pass by pass, to count each pass's requests and bytes
@@ -144,7 +145,8 @@ def main() -> None:
         shown = {m: round(n / chunks, 1) for m, n in requests.items()} if name != "select" else requests
         print(
             f"  {name}: requests {'per chunk ' if name != 'select' else ''}{shown}; uploaded: media "
-            f"{s3.uploaded['media'] / samples / 1024:.0f} KiB, tables and markers {s3.uploaded['tables'] / samples / 1024:.1f} KiB per sample"
+            f"{s3.uploaded['media'] / samples / 1024:.0f} KiB, "
+            f"tables and markers {s3.uploaded['tables'] / samples / 1024:.1f} KiB per sample"
         )
     store = Store("s3://bench/passes", s3.options)
     frames = [f for f in store.files("media", ".jpg") if "/image/" not in f][:200]

@@ -114,7 +114,8 @@ def main() -> None:
     (bare_total, bare_steady), (stage_total, stage_steady) = rates.values()
     print(
         f"stage overhead: end to end {(bare_total / stage_total - 1) * 100:.1f}%, "
-        f"steady state {(bare_steady / stage_steady - 1) * 100:.1f}% ({frames} frames, batches of {args.batch} segments)"
+        f"steady state {(bare_steady / stage_steady - 1) * 100:.1f}% "
+        f"({frames} frames, batches of {args.batch} segments)"
     )
     ray.shutdown()
 

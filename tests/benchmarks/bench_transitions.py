@@ -153,7 +153,10 @@ class TransNet:
         above = np.concatenate([[0], (single.numpy() > 0.5).astype(np.int8), [0]])
         edges = np.flatnonzero(np.diff(above))
         # a run of transition frames; a one- or two-frame run marks the last frame before a cut
-        return [Span(b, b, "cut") if b - a <= 2 else Span(a, b, "gradual") for a, b in zip(edges[::2], edges[1::2])]
+        return [
+            Span(b, b, "cut") if b - a <= 2 else Span(a, b, "gradual")
+            for a, b in zip(edges[::2], edges[1::2], strict=True)
+        ]
 
 
 def main() -> None:
@@ -169,7 +172,8 @@ def main() -> None:
     frames = sum(_frames(p) for p, _, _ in files)
     kinds = {k: sum(1 for t in truths if t.kind == k) for k in ("cut", "dissolve", "fade")}
     print(
-        f"{len(files)} videos, {frames} frames at {SIZE[1]}x{SIZE[0]}; transitions {kinds}; {flashes} flashes, {pans} pans"
+        f"{len(files)} videos, {frames} frames at {SIZE[1]}x{SIZE[0]}; "
+        f"transitions {kinds}; {flashes} flashes, {pans} pans"
     )
     contenders = [
         ("vidcurate fast", ours),
@@ -179,7 +183,8 @@ def main() -> None:
         ("PySceneDetect AdaptiveDetector", adaptive_detector),
     ]
     print(
-        "| detector | precision | recall cut | recall dissolve | recall fade | F1 | false per 10 flashes | false per pan | wall s |"
+        "| detector | precision | recall cut | recall dissolve | recall fade | F1 "
+        "| false per 10 flashes | false per pan | wall s |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for label, fn in contenders:
