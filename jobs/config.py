@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from cluster.admission import InputPolicy
 from cluster.caption.settings import CaptionConfig
@@ -276,7 +277,7 @@ def parse_config(raw: dict, source: str = "config") -> Config:
         raise ConfigError(f"{source}: {problems}") from None
 
 
-def _describe(error: dict) -> str:
+def _describe(error: ErrorDetails) -> str:
     where = ".".join(str(p) for p in error["loc"]) or "(top level)"
     if error["type"] == "extra_forbidden":
         return f"unknown key '{where}' (check its spelling against jobs/configs/example.yaml)"

@@ -17,7 +17,7 @@ from jobs.curate import run
 
 # (file, scene lengths in seconds, size, text) — one long multi-scene video, one vertical
 # phone-style clip, one too short to keep, and a broken file, so every outcome shows up.
-SAMPLES = [
+SAMPLES: list[tuple[str, list[float], tuple[int, int], str | None]] = [
     ("city_tour.mp4", [6, 3, 8, 25], (640, 360), "A tour through brightly coloured city blocks."),
     ("phone_clip.mp4", [5, 4], (360, 640), None),
     ("blink.mp4", [1.2], (320, 240), "A very short flash."),

@@ -5,11 +5,12 @@ rerun redo work, never skip work it should redo."""
 from __future__ import annotations
 
 from pydantic import BaseModel
+from pydantic.config import JsonDict
 
 OUTSIDE_DIGEST = "outside_digest"
 
 
-def outside_digest(why: str) -> dict[str, str]:
+def outside_digest(why: str) -> JsonDict:
     """`json_schema_extra` of a field that does not shape what its pass writes; `why` says
     what it changes instead."""
     return {OUTSIDE_DIGEST: why}

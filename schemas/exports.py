@@ -64,7 +64,7 @@ def sharegpt(sample: dict, root: str) -> dict:
     """LLaMA-Factory and ms-swift: messages with <video>/<image>, media as absolute paths
     (a video is its frame files, or its mp4 when only clips were written)."""
     frames = [[posixpath.join(root, f) for f in video] for video in sample["videos"]]
-    videos = frames or [posixpath.join(root, c) for c in sample["video_clips"]]
+    videos: list[list[str]] | list[str] = frames or [posixpath.join(root, c) for c in sample["video_clips"]]
     entry = {
         "messages": sample["messages"],
         "videos": videos,

@@ -35,6 +35,7 @@ def check_captioner(cfg: CaptionConfig) -> None:
     elif cfg.backend in ("transformers", "vllm"):
         from transformers import AutoConfig
 
+        assert cfg.model, "CaptionConfig requires caption.model for these backends"
         try:
             AutoConfig.from_pretrained(cfg.model)
         except (OSError, ValueError) as exc:

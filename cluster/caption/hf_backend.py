@@ -25,7 +25,9 @@ class TransformersCaptioner:
         dtype = DTYPES.get(cfg.dtype) or (torch.bfloat16 if device == "cuda" else torch.float32)
         self.processor = AutoProcessor.from_pretrained(model)
         self.processor.tokenizer.padding_side = "left"  # decoder-only batches pad on the left
-        self.model = AutoModelForImageTextToText.from_pretrained(model, dtype=dtype).to(device).eval()
+        loaded = AutoModelForImageTextToText.from_pretrained(model, dtype=dtype)
+        # transformers wraps PreTrainedModel.to in a decorator that its annotations type as unbound
+        self.model = loaded.to(device).eval()  # type: ignore[arg-type]
         eos = self.model.generation_config.eos_token_id
         self.stop_ids = set(eos if isinstance(eos, list) else [eos])
         log.info("captioner %s loaded on %s (%s)", self.model_name, device, dtype)

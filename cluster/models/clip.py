@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import difflib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import open_clip
 import torch
@@ -16,6 +17,18 @@ from torchvision import transforms
 
 class ClipUnavailable(RuntimeError):
     """The model name, tag or weights cannot be used; the message says what to set."""
+
+
+class ClipModel(Protocol):
+    """What the stages use of an open_clip model (CLIP and CustomTextCLIP alike)."""
+
+    def encode_image(self, image: torch.Tensor) -> torch.Tensor: ...
+
+    def encode_text(self, text: torch.Tensor) -> torch.Tensor: ...
+
+
+Preprocess = Callable[[Any], torch.Tensor]  # a PIL image to the model's input tensor
+Tokenizer = Callable[[list[str]], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -56,7 +69,7 @@ def validate(spec: ClipSpec) -> None:
         ) from exc
 
 
-def load(spec: ClipSpec, device: str) -> tuple[torch.nn.Module, object, object]:
+def load(spec: ClipSpec, device: str) -> tuple[ClipModel, Preprocess, Tokenizer]:
     """(model in eval mode on `device`, its image preprocess, its tokenizer)."""
     weights = None if spec.random_init else spec.checkpoint or spec.pretrained
     if spec.random_init:
@@ -78,12 +91,14 @@ class TensorPreprocess:
     std: tuple[float, ...]
 
     @classmethod
-    def of(cls, preprocess) -> TensorPreprocess | None:
+    def of(cls, preprocess: Preprocess) -> TensorPreprocess | None:
         """The steps read off an open_clip preprocess; None when it holds other steps."""
         steps = {type(t).__name__: t for t in getattr(preprocess, "transforms", [])}
-        resize, crop, norm = steps.get("Resize"), steps.get("CenterCrop"), steps.get("Normalize")
         expected = {"Resize", "CenterCrop", "Normalize", "MaybeConvertMode", "MaybeToTensor"}
-        if set(steps) != expected or not isinstance(resize.size, int) or resize.max_size is not None:
+        if set(steps) != expected:
+            return None
+        resize, crop, norm = steps["Resize"], steps["CenterCrop"], steps["Normalize"]
+        if not isinstance(resize.size, int) or resize.max_size is not None:
             return None
         if resize.interpolation != transforms.InterpolationMode.BICUBIC or crop.size[0] != crop.size[1]:
             return None

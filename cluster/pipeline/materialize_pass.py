@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from typing import cast
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
@@ -104,7 +106,7 @@ def run_materialize_pass(cfg, manifest: list[dict], store: Store, captioning: Ca
             num_cpus=0.1,
         )
         for batch in _samples(cfg, rows, store, captioning).iter_batches(batch_format="pyarrow", batch_size=None):
-            assembler.add(batch.to_pylist())
+            assembler.add(cast(pa.Table, batch).to_pylist())
     assembler.finish()
     _remove_unreferenced_media(store)
 

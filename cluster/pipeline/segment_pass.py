@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import fields
+from typing import cast
 
 import open_clip
+import pyarrow as pa
 import ray
 from ray.data import ActorPoolStrategy
 
@@ -69,7 +71,7 @@ def run_segment_pass(cfg, manifest: list[dict], store: Store, scoring: ScoreSett
     videos = assembler.admit(cfg.input.policy(), duplicates(manifest))
     if videos:
         for batch in _scored(cfg, split, videos, scoring).iter_batches(batch_format="pyarrow", batch_size=None):
-            for row in batch.to_pylist():
+            for row in cast(pa.Table, batch).to_pylist():
                 assembler.add(row)
     assembler.finish()
     counts = {"chunks": len(chunks), "committed_before": len(done), "run": len(todo)}
@@ -89,7 +91,7 @@ def duplicates(manifest: list[dict]) -> set[int]:
 
 
 def _scored(cfg, split: SplitSettings, videos: list[dict], scoring: ScoreSettings) -> ray.data.Dataset:
-    ds = ray.data.from_items(videos, override_num_blocks=min(len(videos), MAX_BLOCKS))
+    ds: ray.data.Dataset = ray.data.from_items(videos, override_num_blocks=min(len(videos), MAX_BLOCKS))
     split_gpus = cfg.split.transnet_gpus if split.transnet_device == "cuda" else 0
     ds = ds.flat_map(_conformed(SegmentVideo(split)), num_cpus=1, num_gpus=split_gpus)
     short_side = open_clip.get_model_config(scoring.clip.model)["vision_cfg"]["image_size"]

@@ -9,6 +9,8 @@ import logging
 import posixpath
 from collections import Counter
 from collections.abc import Iterator
+from functools import partial
+from typing import cast
 
 import numpy as np
 import pyarrow as pa
@@ -161,15 +163,19 @@ def _cluster_and_dedup(cfg, store: Store, files: list[str]) -> pa.Table:
     staging = posixpath.join(SELECT_STAGING, attempt_token())
     paths = [store.path(f) for f in files]
     ds = ray.data.read_parquet(paths, filesystem=store.arrow, columns=CLUSTER_COLUMNS, schema=CANDIDATES)
-    ds = ds.map_batches(eligible, fn_args=(cfg.filters,), batch_format="pyarrow", batch_size=UDF_BATCH)
-    ds = ds.map_batches(assign_batch, fn_kwargs={"centroids": centroids}, batch_format="pyarrow", batch_size=UDF_BATCH)
+    ds = ds.map_batches(partial(eligible, filters=cfg.filters), batch_format="pyarrow", batch_size=UDF_BATCH)
+    ds = ds.map_batches(partial(assign_batch, centroids=centroids), batch_format="pyarrow", batch_size=UDF_BATCH)
     ds.write_parquet(store.path(staging), filesystem=store.arrow, partition_cols=["bucket"])
     buckets: dict[str, list[str]] = {}
     for f in store.files(staging, ".parquet"):
         buckets.setdefault(posixpath.dirname(f), []).append(f)
-    groups = ray.data.from_items([{"files": b} for _, b in sorted(buckets.items())], override_num_blocks=len(buckets))
-    groups = groups.map_batches(dedup_bucket, fn_args=(store, d.eps, d.keep), batch_size=1, batch_format="pyarrow")
-    clustered = pa.concat_tables(list(groups.iter_batches(batch_format="pyarrow", batch_size=None)))
+    listing = ray.data.from_items([{"files": b} for _, b in sorted(buckets.items())], override_num_blocks=len(buckets))
+    groups = listing.map_batches(
+        partial(dedup_bucket, store=store, eps=d.eps, keep=d.keep), batch_size=1, batch_format="pyarrow"
+    )
+    clustered = pa.concat_tables(
+        cast(pa.Table, b) for b in groups.iter_batches(batch_format="pyarrow", batch_size=None)
+    )
     store.delete_tree(SELECT_STAGING)
 
     duplicates = clustered.filter(pc.is_valid(clustered.column("duplicate_of")))

@@ -91,6 +91,6 @@ def _keyframe(store: Store, row: dict) -> Image.Image:
         frames = row["videos"][0]
         return Image.open(io.BytesIO(store.read_bytes(frames[len(frames) // 2]))).convert("RGB")
     if row["video_clips"]:
-        with av.open(io.BytesIO(store.read_bytes(row["video_clips"][0]))) as clip:
+        with av.open(io.BytesIO(store.read_bytes(row["video_clips"][0])), "r") as clip:
             return next(clip.decode(video=0)).to_image()
     return Image.open(io.BytesIO(store.read_bytes(row["images"][0]))).convert("RGB")

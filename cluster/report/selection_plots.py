@@ -63,7 +63,7 @@ def _cluster_sizes(selection, path: Path) -> Path:
 
 def _drop_reasons(selection, path: Path) -> Path:
     reasons = Counter(r or "kept" for r in selection.column("drop_reason").to_pylist())
-    labels = sorted(reasons, key=reasons.get, reverse=True)
+    labels = sorted(reasons, key=lambda reason: reasons[reason], reverse=True)
     fig, ax = plt.subplots(figsize=(7, 3.5))
     ax.barh(labels, [reasons[label] for label in labels])
     ax.invert_yaxis()

@@ -25,7 +25,7 @@ def duplicate_groups(embeddings: np.ndarray, eps: float) -> np.ndarray:
         rows, cols = np.nonzero(sims > 1.0 - eps)
         for a, b in zip(rows + start, cols, strict=True):
             if a < b:
-                ra, rb = find(a), find(b)
+                ra, rb = find(int(a)), find(int(b))
                 if ra != rb:
                     parent[max(ra, rb)] = min(ra, rb)
     return np.array([find(i) for i in range(n)])

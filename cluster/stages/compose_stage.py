@@ -44,7 +44,7 @@ class ComposeSamples:
         self.settings = settings
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        out = []
+        out: list[dict] = []
         for row in batch.to_pylist():
             samples = self.compose(row)
             # the media bytes stop here: the driver needs only the samples

@@ -10,6 +10,7 @@ from cluster import metrics
 from cluster.storage import InputChanged, InputUnavailable
 from cluster.tokens.geometry import GeometryError
 from cluster.tokens.sampling import SamplingError
+from cluster.video.decode import FramesMissing
 from cluster.video.guard import DecoderCrashed, DecoderTimeout
 from cluster.video.probe import ProbeError
 
@@ -21,6 +22,7 @@ from cluster.video.probe import ProbeError
 INPUT_ERRORS: tuple[type[Exception], ...] = (
     ProbeError,
     av.FFmpegError,
+    FramesMissing,
     InputUnavailable,
     InputChanged,
     DecoderCrashed,

@@ -81,4 +81,4 @@ def _jpeg(frame: np.ndarray) -> bytes:
 
 
 def _gray(frame: np.ndarray) -> np.ndarray:
-    return np.asarray(Image.fromarray(frame).convert("L").resize(REDUNDANCY_SIZE, Image.BILINEAR))
+    return np.asarray(Image.fromarray(frame).convert("L").resize(REDUNDANCY_SIZE, Image.Resampling.BILINEAR))

@@ -68,7 +68,8 @@ class ScoreSegments:
         for r in rows:
             frames = embeddings[offset : offset + len(r["keyframes"])]
             offset += len(r["keyframes"])
-            r.update(self._row_scores(frames, texts.get(manifest_caption(r))))
+            caption = manifest_caption(r)
+            r.update(self._row_scores(frames, texts.get(caption) if caption else None))
 
     def embed_keyframes(self, jpegs: list[bytes]) -> np.ndarray:
         """L2-normalised embeddings of JPEG keyframes. On a GPU, decoding (nvJPEG) and

@@ -23,6 +23,10 @@ class SeekMissed(RuntimeError):
     """A span's first frame was not at its start: frames before it would be lost."""
 
 
+class FramesMissing(RuntimeError):
+    """The video holds no frame at a time its index promised."""
+
+
 def decoder_threads() -> int:
     """The CPUs this process may decode on: Ray sets OMP_NUM_THREADS to a task's num_cpus;
     outside Ray, every core. A 1-CPU task on a 64-core node must not start 64 decoders."""
@@ -114,17 +118,17 @@ def keyframe_splits(path: str, parts: int, min_seconds: float) -> list[int]:
         return []
     with av.open(path) as container:
         stream = container.streams.video[0]
-        if container.duration is None:
+        if container.duration is None or stream.time_base is None:
             return []
         duration = container.duration / av.time_base
         parts = min(parts, int(duration // min_seconds))
         origin = stream.start_time or 0
-        splits = set()
+        splits: set[int] = set()
         try:
             for k in range(1, parts):
                 container.seek(origin + int(duration * k / parts / stream.time_base), stream=stream, backward=True)
                 packet = next((p for p in container.demux(stream) if p.pts is not None), None)
-                if packet is not None and packet.is_keyframe and packet.pts > origin:
+                if packet is not None and packet.pts is not None and packet.is_keyframe and packet.pts > origin:
                     splits.add(packet.pts)
         except av.FFmpegError:  # damaged or unseekable: one sequential pass copes with that
             return []
@@ -136,7 +140,8 @@ def _thumbnail(frame: av.VideoFrame) -> np.ndarray:
         frame = frame.reformat(format="yuv420p")
     parts = []
     for plane, (rows, cols) in zip(frame.planes, _plane_grids(), strict=True):
-        pixels = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+        # a VideoPlane supports the buffer protocol; av's stubs do not declare it
+        pixels = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)  # type: ignore[call-overload]
         sy, sx = max(1, plane.height // rows), max(1, plane.width // cols)
         parts.append(_fit(pixels[::sy, : plane.width : sx], rows, cols).ravel())
     return np.concatenate(parts)
@@ -219,7 +224,7 @@ def read_frames_at(
         while previous is not None and len(out) < len(wanted):
             out.append(_to_display(previous[1], coded_w, coded_h, rotation))
     if len(out) < len(wanted):
-        raise av.InvalidDataError(f"{path}: decoded no frame at or after {wanted[0]:.3f}s")
+        raise FramesMissing(f"{path}: decoded no frame at or after {wanted[0]:.3f}s; the file is likely truncated")
     return out
 
 

@@ -72,6 +72,7 @@ def guarded(settings: GuardSettings, uri: str, seconds_of_video: float, fn, *arg
         log.warning("%s; starting a fresh decoder process", problem)
         _child.kill()
         _child = None
+    assert problem is not None, "retries >= 0, so the loop ran and set it"
     raise problem
 
 

@@ -43,5 +43,5 @@ def decode_jpegs(payloads: Iterable[bytes]) -> list[np.ndarray]:
 
 
 def decode_clip(payload: bytes) -> list[np.ndarray]:
-    with av.open(io.BytesIO(payload)) as clip:
+    with av.open(io.BytesIO(payload), "r") as clip:
         return [f.to_ndarray(format="rgb24") for f in clip.decode(video=0)]

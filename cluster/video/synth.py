@@ -8,9 +8,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
+from typing import cast
 
 import av
 import numpy as np
+from av.video.stream import VideoStream
 
 
 def scene_frames(
@@ -50,7 +52,7 @@ def write_video(
         stream = None
         for frame in frames:
             if stream is None:
-                stream = container.add_stream(codec, rate=fps)
+                stream = cast(VideoStream, container.add_stream(codec, rate=fps))
                 stream.height, stream.width = frame.shape[:2]
                 stream.pix_fmt = "yuv420p"
                 if codec == "libx264":
