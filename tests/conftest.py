@@ -1,25 +1,18 @@
-"""Shared fixtures: one Ray head for the whole session, the shared sample videos, and
-generated videos."""
+"""Fixtures both layers share: the shared sample videos, and for tests/e2e one Ray head for
+the whole session and an S3-compatible server."""
 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from local_ray import RAY, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
-RAY = str(Path(sys.executable).with_name("ray"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +38,7 @@ def ray_head():
     # metrics reach the export endpoint within a second or two instead of ten
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PATH": path, "RAY_metrics_report_interval_ms": "1000"}
     os.environ["RAY_AUTH_MODE"] = "disabled"
-    port, dashboard_port, metrics_port = _free_port(), _free_port(), _free_port()
+    port, dashboard_port, metrics_port = free_port(), free_port(), free_port()
     started = subprocess.run(
         [
             RAY,
@@ -86,7 +79,7 @@ def s3():
     and a function that creates a bucket and returns its s3:// URI."""
     from moto.server import ThreadedMotoServer
 
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     options = {"endpoint_url": f"http://127.0.0.1:{port}", "key": "testing", "secret": "testing"}

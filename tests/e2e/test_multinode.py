@@ -17,13 +17,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import RAY, _free_port
+from local_ray import RAY, free_port
 
 from cluster.progress import committed_files
 from cluster.store import Store
 from schemas.tables import DATASET
-
-pytestmark = pytest.mark.slow
 
 VIDEOS = ("chaplin.mp4", "testvideo.mp4")
 OFFLINE = {
@@ -74,7 +72,7 @@ def _alive_nodes(address: str, env: dict) -> int:
 def two_nodes(ray_head, tmp_path_factory):
     if shutil.which("unshare") is None or os.geteuid() != 0:
         pytest.fail("the multi-node test needs root and unshare(1) to give the worker node its own mount namespace")
-    port = _free_port()
+    port = free_port()
     address = f"127.0.0.1:{port}"
     env = {**ray_head["env"], "RAY_ADDRESS": ""}
     env.pop("RAY_ADDRESS")

@@ -8,11 +8,10 @@ import pytest
 from media_files import remux_elementary, write_with_pts
 
 from cluster.video import scan
-from cluster.video.cuts import STAT_FIELDS, Boundary, CutParams, detect_boundaries, frame_stats
-from cluster.video.decode import SeekMissed, iter_analysis_frames, keyframe_splits, read_frames_at
+from cluster.video.cuts import STAT_FIELDS, CutParams, detect_boundaries, frame_stats
+from cluster.video.decode import FramesMissing, SeekMissed, iter_analysis_frames, keyframe_splits, read_frames_at
 from cluster.video.probe import ProbeError, probe_video
 from cluster.video.scan import MIN_STRETCH_SECONDS, scene_stats
-from cluster.video.split import split_timeline
 from cluster.video.synth import scene_frames, write_scene_video, write_video
 
 
@@ -66,6 +65,17 @@ def test_non_zero_start_time_is_reported_and_frames_align(tmp_path):
     assert probe.start_time == pytest.approx(2.0) and probe.timestamps[0] == pytest.approx(0.0)
     (frame,) = read_frames_at(str(path), [probe.timestamps[10]], probe.start_time, 0, (120, 160))
     assert abs(int(frame.mean()) - 120) < 8
+
+
+def test_a_file_whose_frames_all_fail_to_decode_is_an_input_error_naming_it(tmp_path):
+    path = tmp_path / "blanked.mp4"
+    write_scene_video(path, [1.0], width=160, height=120, fps=25)
+    data = bytearray(path.read_bytes())
+    start, end = data.index(b"mdat") + 4, data.index(b"moov") - 4
+    data[start:end] = bytes(end - start)  # the index survives, every coded frame is zeros
+    path.write_bytes(data)
+    with pytest.raises(FramesMissing, match=r"blanked\.mp4: decoded no frame at or after 0\.500s"):
+        read_frames_at(str(path), [0.5], 0.0, 0, (120, 160))
 
 
 @pytest.mark.parametrize("content", [b"", b"hello, not a video\n", bytes(range(256)) * 64])
@@ -141,15 +151,3 @@ def test_a_stream_that_cannot_seek_is_read_in_one_pass(tmp_path):
     raw = remux_elementary(mp4, tmp_path / "a.h264")
     assert keyframe_splits(str(raw), 4, MIN_STRETCH_SECONDS) == []
     assert _cuts(scene_stats(str(raw), PARAMS, workers=4)) == planted
-
-
-def test_split_chops_long_scenes_and_marks_short_ones():
-    timestamps = np.arange(1000) / 25.0  # 40 s
-    segments = split_timeline(
-        timestamps, 40.0, [Boundary(500, 500, "cut"), Boundary(525, 525, "cut")], min_seconds=2.0, max_seconds=8.0
-    )
-    kept = [s for s in segments if s.filtered_reason is None]
-    assert [s.filtered_reason for s in segments].count("too_short") == 1
-    assert all(s.duration_s <= 8.0 + 1e-9 for s in segments)
-    assert sum(s.end_frame - s.start_frame for s in segments) == 1000  # nothing lost between pieces
-    assert {s.scene_index for s in kept} == {0, 2}

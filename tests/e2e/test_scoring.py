@@ -47,15 +47,6 @@ def test_real_heads_score_higher_for_higher_rated_embeddings(aesthetic_dir, name
     assert 0 < scores[5] < 10
 
 
-def test_wrong_model_names_fail_before_work_with_the_choices():
-    with pytest.raises(ScoringUnavailable, match=r"close names: .*ViT-B-32"):
-        prepare_scoring(ScoringConfig(clip_model="ViT-B-33"))
-    with pytest.raises(ScoringUnavailable, match="valid tags"):
-        prepare_scoring(ScoringConfig(clip_pretrained="no-such-tag"))
-    with pytest.raises(ScoringUnavailable, match="takes 768-d embeddings"):
-        prepare_scoring(ScoringConfig(preset="random", aesthetic_head="laion-linear-vit-l-14"))
-
-
 def test_unfetchable_weights_fail_fast_naming_the_model_and_the_fix(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path))
@@ -142,13 +133,6 @@ def test_new_thresholds_rewrite_only_selection(scored, tmp_path):
     assert select_main(["--config", str(config)]) == 0
     assert any(d["keep"] for d in pq.read_table(root / "selection").to_pylist())
     assert _digest(root / "candidates") == candidates_before and _digest(root / "dataset") == dataset_before
-
-
-@pytest.mark.parametrize("wanted,total,share", [(1, 16, 1), (4, 16, 4), (1, 2, 1), (2, 2, 1), (1, 1, 0)])
-def test_scoring_actors_always_leave_a_cpu_for_decoding(wanted, total, share):
-    from cluster.pipeline.segment_pass import actor_cpu_share
-
-    assert actor_cpu_share(wanted, total) == share
 
 
 @pytest.mark.parametrize("model", ["ViT-B-32", "ViT-L-14"])

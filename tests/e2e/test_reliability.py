@@ -23,7 +23,6 @@ import pytest
 from media_files import remux_elementary, write_with_pts
 from PIL import Image
 
-from cluster.admission import ForbiddenInput, InputPolicy, check_uri
 from cluster.progress import committed_files
 from cluster.stages.segment_stage import SegmentVideo
 from cluster.store import Store
@@ -36,7 +35,6 @@ from jobs.config import parse_config
 from jobs.curate import run
 from schemas.tables import CANDIDATES, DATASET
 
-REPO = Path(__file__).resolve().parents[1]
 OFFLINE = {
     "scoring": {"preset": "random", "keyframes": 2},
     "filters": {"min_aesthetic": None, "min_clip_similarity": None, "max_redundancy": None},
@@ -91,7 +89,6 @@ def test_a_bug_in_our_code_is_raised_not_turned_into_an_error_row(tmp_path):
             SegmentVideo(settings)({"uri": str(path), "input_index": 0})
 
 
-@pytest.mark.slow
 def test_a_bug_in_our_code_fails_the_job_with_its_traceback(ray_head, tmp_path):
     """A corrupt video is one error row (see the matrix below); a stage that raises
     KeyError stops the job non-zero instead of reporting every segment as errored."""
@@ -127,37 +124,6 @@ def test_a_bug_in_our_code_fails_the_job_with_its_traceback(ray_head, tmp_path):
 
 
 # --- untrusted manifests -------------------------------------------------------------------
-
-
-def test_inputs_must_stay_inside_the_allowed_roots(tmp_path):
-    inside, outside = tmp_path / "videos", tmp_path / "private"
-    inside.mkdir(), outside.mkdir()
-    (outside / "secret.mp4").write_bytes(b"x")
-    (inside / "link.mp4").symlink_to(outside / "secret.mp4")
-    policy = InputPolicy(("file", "s3"), (str(inside), "s3://bucket/videos"))
-    check_uri(str(inside / "a.mp4"), policy)
-    check_uri("s3://bucket/videos/a.mp4", policy)
-    refused = {
-        str(outside / "secret.mp4"): "outside input.allowed_roots",
-        str(inside / "link.mp4"): "resolves to",
-        f"{inside}/../private/secret.mp4": "'..'",
-        f"file://{outside}/secret.mp4": "outside input.allowed_roots",
-        "s3://bucket/other/a.mp4": "outside input.allowed_roots",
-        "s3://bucket/videos/../other/a.mp4": "'..'",
-        "http://example.com/a.mp4": "scheme 'http'",
-    }
-    for uri, why in refused.items():
-        with pytest.raises(ForbiddenInput, match=why):
-            check_uri(uri, policy)
-
-
-def test_config_paths_and_pickles_are_not_trusted():
-    """No shell built from strings and no unsafe deserialisation anywhere in the code."""
-    sources = [p for d in ("cluster", "jobs", "schemas") for p in (REPO / d).rglob("*.py")]
-    text = {p: p.read_text() for p in sources}
-    assert not [p for p, t in text.items() if "shell=True" in t or "os.system(" in t or "pickle.load" in t]
-    loads = [line for t in text.values() for line in t.splitlines() if "torch.load(" in line]
-    assert loads and all("weights_only=True" in line for line in loads)
 
 
 # --- the bad-input matrix through the real job --------------------------------------------
@@ -447,11 +413,11 @@ def test_a_killed_driver_resumes_to_exactly_the_uninterrupted_output(
 def test_losing_the_object_store_mid_run_keeps_committed_chunks_and_a_rerun_redoes_the_rest(
     tmp_path, ray_head, resume_inputs, reference
 ):
-    from conftest import _free_port
+    from local_ray import free_port
     from moto.server import ThreadedMotoServer
 
     _root, manifest = resume_inputs
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     options = {"endpoint_url": f"http://127.0.0.1:{port}", "key": "testing", "secret": "testing"}
