@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import posixpath
 import uuid
 from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 import pyarrow as pa
@@ -27,6 +29,7 @@ import pyarrow as pa
 from cluster.sink import ShardWriter
 from cluster.store import Store
 from schemas.layout import RUN
+from schemas.tables import BUG_REASON
 
 K = TypeVar("K", bound=Hashable)
 
@@ -35,9 +38,39 @@ def attempt_token() -> str:
     return uuid.uuid4().hex[:8]
 
 
+class TooManyBugs(RuntimeError):
+    """More of a pass's inputs failed on a bug of ours than errors.max_fraction allows."""
+
+
+@dataclass
+class BugBudget:
+    """How many of a pass's `inputs` may fail on a bug of ours: rows marked BUG_REASON,
+    which stages make only when errors.max_fraction is above 0. One input more stops the
+    pass before the chunk holding it is committed."""
+
+    max_fraction: float
+    inputs: int
+    failed: dict[Hashable, dict] = field(default_factory=dict)
+
+    def check(self, key: Hashable, row: dict) -> None:
+        if row.get("reason") != BUG_REASON:
+            return
+        self.failed.setdefault(key, row)
+        allowed = math.floor(self.max_fraction * self.inputs)
+        if len(self.failed) > allowed:
+            first = next(iter(self.failed.values()))
+            raise TooManyBugs(
+                f"{len(self.failed)} of {self.inputs} inputs failed on a bug in vidcurate, more than "
+                f"errors.max_fraction={self.max_fraction} allows ({allowed}); the first, in {first['stage']}: "
+                f"{first['error_type']}: {first['error_message']} (its traceback is in the worker's log). "
+                "Nothing of the chunk holding it was committed; please report the bug"
+            )
+
+
 class ChunkCollector(Generic[K]):
     """Rows that stream in, in any order, grouped by the chunk their key belongs to: each
-    chunk goes to `commit` (its rows by key) as soon as every key of it is `complete`."""
+    chunk goes to `commit` (its rows by key) as soon as every key of it is `complete`.
+    Each row is first counted against `budget`."""
 
     def __init__(
         self,
@@ -45,8 +78,9 @@ class ChunkCollector(Generic[K]):
         key: Callable[[dict], K],
         complete: Callable[[list[dict]], bool],
         commit: Callable[[int, dict[K, list[dict]]], None],
+        budget: BugBudget,
     ):
-        self.key, self.complete, self.commit = key, complete, commit
+        self.key, self.complete, self.commit, self.budget = key, complete, commit, budget
         self.chunk_of = {k: c for c, keys in todo.items() for k in keys}
         self.rows: dict[int, dict[K, list[dict]]] = {c: {k: [] for k in keys} for c, keys in todo.items()}
 
@@ -54,6 +88,7 @@ class ChunkCollector(Generic[K]):
         touched = []
         for row in rows:
             key = self.key(row)
+            self.budget.check(key, row)
             self.rows[self.chunk_of[key]][key].append(row)
             touched.append(self.chunk_of[key])
         for chunk in dict.fromkeys(touched):

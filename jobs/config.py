@@ -211,6 +211,15 @@ class SampleConfig(_Section):
     )
 
 
+class ErrorsConfig(_Section):
+    """A bug of ours (an exception that is not the input's own failure) fails the job with
+    its traceback. A nonzero max_fraction lets up to that share of a pass's inputs through
+    as error rows with reason `bug` instead, in the per-row stages (probe and split,
+    keyframes, media); one more stops the pass before the chunk holding it is committed."""
+
+    max_fraction: float = Field(0.0, ge=0, le=1, description="share of a pass's inputs that may fail on a bug")
+
+
 class DecoderConfig(_Section):
     """Every decode runs in a child process of its worker: a native crash or a hang there
     is retried on a fresh child, then recorded as that input's error; the job goes on."""
@@ -247,6 +256,7 @@ class Config(_Section):
     sample: SampleConfig = SampleConfig()
     caption: CaptionConfig = CaptionConfig()
     decoder: DecoderConfig = Field(DecoderConfig(), json_schema_extra=outside_digest("limits and retries of decoding"))
+    errors: ErrorsConfig = Field(ErrorsConfig(), json_schema_extra=outside_digest("whether a bug fails the run"))
     ray: RayConfig = Field(RayConfig(), json_schema_extra=outside_digest("which cluster runs it"))
 
     def digest(self, sections: tuple[str, ...] | None = None) -> str:

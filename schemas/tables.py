@@ -73,6 +73,8 @@ CANDIDATES = pa.schema(
 )
 
 # Pass 2: the decision for every candidate row.
+# the reason on an error row whose stage failed on a bug of ours, let through by errors.max_fraction
+BUG_REASON = "bug"
 DEDUP_REASONS = ("near_duplicate", "source_cap", "cluster_cap")  # drops by dedup and caps, after the thresholds
 SELECTION = pa.schema(
     [

@@ -24,7 +24,7 @@ from cluster.caption.backends import check_captioner
 from cluster.caption.placement import Placement, place_captioner
 from cluster.models.clip import ClipSpec
 from cluster.pipeline.segment_pass import actor_cpu_share
-from cluster.progress import ChunkCollector, ChunkLedger, committed_files, record_pass, step_files
+from cluster.progress import BugBudget, ChunkCollector, ChunkLedger, committed_files, record_pass, step_files
 from cluster.stages.caption_score_stage import ScoreCaptions
 from cluster.stages.caption_stage import CaptionSegments
 from cluster.stages.compose_stage import ComposeSamples, ComposeSettings
@@ -94,7 +94,8 @@ def run_materialize_pass(cfg, manifest: list[dict], store: Store, captioning: Ca
     done = ledger.committed({c: sorted(ids) for c, ids in kept.items()})
     todo = {c: sorted(ids) for c, ids in kept.items() if c not in done}
     log.info("materialize pass: %d chunks; %d committed by an earlier run", chunks, len(done))
-    assembler = SampleAssembler(todo, EarlierErrors(candidates, size), ledger, cfg.output.rows_per_shard)
+    budget = BugBudget(cfg.errors.max_fraction, sum(len(ids) for ids in todo.values()))
+    assembler = SampleAssembler(todo, EarlierErrors(candidates, size), ledger, cfg.output.rows_per_shard, budget)
     work = [
         {"chunk": c, "segments": json.dumps({sid: clustering[sid] for sid in ids})} for c, ids in todo.items() if ids
     ]
@@ -163,11 +164,16 @@ class SampleAssembler:
     from every pass, and each kept segment's outcome) once all its segments are done."""
 
     def __init__(
-        self, todo: dict[int, list[str]], failed_before: EarlierErrors, ledger: ChunkLedger, rows_per_shard: int
+        self,
+        todo: dict[int, list[str]],
+        failed_before: EarlierErrors,
+        ledger: ChunkLedger,
+        rows_per_shard: int,
+        budget: BugBudget,
     ):
         self.ledger, self.rows_per_shard, self.failed_before = ledger, rows_per_shard, failed_before
         self.outcomes: dict[int, dict] = {}
-        self.collector = ChunkCollector(todo, lambda row: row["segment_id"], _complete, self._commit)
+        self.collector = ChunkCollector(todo, lambda row: row["segment_id"], _complete, self._commit, budget)
         self.collector.commit_complete()
 
     def add(self, rows: list[dict]) -> None:
@@ -253,7 +259,7 @@ def _samples(cfg, kept: ray.data.Dataset, store: Store, captioning: CaptionPlan 
     # The memory reservation (one segment's decoded frames) also keeps Ray Data from fusing
     # these decode tasks into the captioner actors, which must only caption.
     ds = ds.map_batches(
-        MaterializeSegment(_settings(cfg, store, carry_media=captioning is not None)),
+        MaterializeSegment(_settings(cfg, store, carry_media=captioning is not None), cfg.errors.max_fraction > 0),
         batch_size=1,
         batch_format="pyarrow",
         num_cpus=1,

@@ -14,7 +14,7 @@ from ray.data import ActorPoolStrategy
 
 from cluster.admission import ForbiddenInput, InputPolicy, check_uri
 from cluster.models import aesthetic, clip, presets, transnet
-from cluster.progress import ChunkCollector, ChunkLedger, record_pass
+from cluster.progress import BugBudget, ChunkCollector, ChunkLedger, record_pass
 from cluster.stages.errors import error_fields
 from cluster.stages.keyframe_stage import DecodeKeyframes
 from cluster.stages.score_stage import ScoreSegments, ScoreSettings
@@ -67,7 +67,8 @@ def run_segment_pass(cfg, manifest: list[dict], store: Store, scoring: ScoreSett
     done = ledger.committed({c: [r["uri"] for r in rows] for c, rows in enumerate(chunks)})
     todo = {c: rows for c, rows in enumerate(chunks) if c not in done}
     log.info("segment pass: %d chunks of up to %d inputs; %d committed by an earlier run", len(chunks), size, len(done))
-    assembler = ChunkAssembler(todo, ledger, cfg.output.rows_per_shard)
+    budget = BugBudget(cfg.errors.max_fraction, sum(len(rows) for rows in todo.values()))
+    assembler = ChunkAssembler(todo, ledger, cfg.output.rows_per_shard, budget)
     videos = assembler.admit(cfg.input.policy(), duplicates(manifest))
     if videos:
         for batch in _scored(cfg, split, videos, scoring).iter_batches(batch_format="pyarrow", batch_size=None):
@@ -93,9 +94,11 @@ def duplicates(manifest: list[dict]) -> set[int]:
 def _scored(cfg, split: SplitSettings, videos: list[dict], scoring: ScoreSettings) -> ray.data.Dataset:
     ds: ray.data.Dataset = ray.data.from_items(videos, override_num_blocks=min(len(videos), MAX_BLOCKS))
     split_gpus = cfg.split.transnet_gpus if split.transnet_device == "cuda" else 0
-    ds = ds.flat_map(_conformed(SegmentVideo(split)), num_cpus=1, num_gpus=split_gpus)
+    tolerate_bugs = cfg.errors.max_fraction > 0
+    ds = ds.flat_map(_conformed(SegmentVideo(split, tolerate_bugs)), num_cpus=1, num_gpus=split_gpus)
     short_side = open_clip.get_model_config(scoring.clip.model)["vision_cfg"]["image_size"]
-    ds = ds.map(DecodeKeyframes(cfg.scoring.keyframes, short_side, cfg.decoder.guard()), num_cpus=1)
+    keyframes = DecodeKeyframes(cfg.scoring.keyframes, short_side, cfg.decoder.guard(), tolerate_bugs)
+    ds = ds.map(keyframes, num_cpus=1)
     # with TransNetV2 on the GPUs, a scoring actor leaves a share of its GPU to the split tasks,
     # which feed it: a whole GPU per actor would let neither run
     gpus = 1 - split_gpus if ray.cluster_resources().get("GPU", 0) >= 1 else 0
@@ -119,10 +122,10 @@ class ChunkAssembler:
     every one of its inputs has delivered all its rows. Inputs refused on the driver
     (duplicates, forbidden locations) are rows of their chunk without any video work."""
 
-    def __init__(self, todo: dict[int, list[dict]], ledger: ChunkLedger, rows_per_shard: int):
+    def __init__(self, todo: dict[int, list[dict]], ledger: ChunkLedger, rows_per_shard: int, budget: BugBudget):
         self.todo, self.ledger, self.rows_per_shard = todo, ledger, rows_per_shard
         keys = {c: [e["input_index"] for e in entries] for c, entries in todo.items()}
-        self.collector = ChunkCollector(keys, lambda row: row["input_index"], _all_rows, self._commit)
+        self.collector = ChunkCollector(keys, lambda row: row["input_index"], _all_rows, self._commit, budget)
 
     def admit(self, policy: InputPolicy, repeated: set[int]) -> list[dict]:
         """Record refused inputs, commit chunks that need no video work; the rest to run."""

@@ -13,6 +13,7 @@ from cluster.tokens.sampling import SamplingError
 from cluster.video.decode import FramesMissing
 from cluster.video.guard import DecoderCrashed, DecoderTimeout
 from cluster.video.probe import ProbeError
+from schemas.tables import BUG_REASON
 
 # The failures that belong to one input: it cannot be fetched, read, decoded or sampled, it
 # is too large to decode, it changed under the run, or the decoder crashed or hung on it.
@@ -33,6 +34,22 @@ INPUT_ERRORS: tuple[type[Exception], ...] = (
 )
 
 log = logging.getLogger(__name__)
+
+
+def caught(tolerate_bugs: bool) -> tuple[type[Exception], ...]:
+    """What a row stage turns into an error row: the input's own failures, and, when
+    errors.max_fraction lets bugs through, any exception (see failed_row)."""
+    return (Exception,) if tolerate_bugs else INPUT_ERRORS
+
+
+def failed_row(stage: str, uri: str, exc: Exception) -> dict:
+    """The error fields of a row whose stage raised `exc`; an exception that is not the
+    input's own is a bug of ours, logged with its traceback and marked reason BUG_REASON so
+    the driver counts it against errors.max_fraction."""
+    if isinstance(exc, INPUT_ERRORS):
+        return error_fields(stage, uri, exc)
+    log.error("%s hit a bug on %s (errors.max_fraction lets it through)", stage, uri, exc_info=exc)
+    return {**error_fields(stage, uri, exc), "reason": BUG_REASON}
 
 
 def error_fields(stage: str, uri: str, exc: BaseException) -> dict:

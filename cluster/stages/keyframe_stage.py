@@ -14,7 +14,7 @@ from PIL import Image
 
 from cluster import metrics
 from cluster.scores import REDUNDANCY_SIZE, frame_differences, redundancy_score
-from cluster.stages.errors import INPUT_ERRORS, error_fields
+from cluster.stages.errors import caught, failed_row
 from cluster.storage import check_unchanged, local_copy
 from cluster.video.decode import read_frames_at
 from cluster.video.guard import GuardSettings, guarded
@@ -39,10 +39,11 @@ class DecodeKeyframes:
     """Callable for `Dataset.map`: adds `keyframes` (JPEG bytes), `keyframe_times`,
     `keyframe_diffs` and `redundancy` to ok rows; other rows pass through."""
 
-    def __init__(self, count: int, short_side: int, guard: GuardSettings):
+    def __init__(self, count: int, short_side: int, guard: GuardSettings, tolerate_bugs: bool = False):
         self.count = count
         self.short_side = short_side
         self.guard = guard
+        self.caught = caught(tolerate_bugs)
 
     def __call__(self, row: dict) -> dict:
         row = {**row, "keyframes": []}
@@ -58,8 +59,8 @@ class DecodeKeyframes:
                 with metrics.timed("vidcurate_decode_seconds", stage="keyframes"):
                     frames = guarded(self.guard, row["uri"], 0.0, read_frames_at, *args)
             metrics.count("vidcurate_frames_decoded", len(frames), stage="keyframes")
-        except INPUT_ERRORS as exc:
-            return {**row, **error_fields("keyframes", row["uri"], exc)}
+        except self.caught as exc:
+            return {**row, **failed_row("keyframes", row["uri"], exc)}
         diffs = frame_differences(np.stack([_gray(f) for f in frames]))
         return {
             **row,

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from cluster import ids, metrics
 from cluster.samples import manifest_caption
-from cluster.stages.errors import INPUT_ERRORS, error_fields
+from cluster.stages.errors import caught, failed_row
 from cluster.storage import check_unchanged, local_copy
 from cluster.store import Store
 from cluster.tokens.budget import OverBudget, fit_video
@@ -51,8 +51,9 @@ class MaterializeSegment:
     """Callable for `map_batches(..., batch_format="pyarrow")`; keeps the last few videos'
     frame timelines."""
 
-    def __init__(self, settings: SampleSettings):
+    def __init__(self, settings: SampleSettings, tolerate_bugs: bool = False):
         self.settings = settings
+        self.caught = caught(tolerate_bugs)
         self._timelines: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def __call__(self, batch: pa.Table) -> pa.Table:
@@ -69,8 +70,8 @@ class MaterializeSegment:
                 media = self._write(row, path, timestamps, plan, profile)
         except OverBudget as exc:
             return {**_identity(row), "status": "filtered", "reason": "over_token_budget", "error_message": str(exc)}
-        except INPUT_ERRORS as exc:
-            return {**_identity(row), **error_fields(stage, row["uri"], exc)}
+        except self.caught as exc:
+            return {**_identity(row), **failed_row(stage, row["uri"], exc)}
         return {**_identity(row), "status": "ok", **self._sample(row, plan, profile, note, media)}
 
     def _timeline(self, uri: str, path: str) -> np.ndarray:

@@ -7,7 +7,7 @@ A video that cannot be read yields exactly one error row, so no input disappears
 from __future__ import annotations
 
 from cluster import ids, metrics
-from cluster.stages.errors import INPUT_ERRORS, error_fields
+from cluster.stages.errors import caught, failed_row
 from cluster.storage import fingerprint, local_copy
 from cluster.tokens.geometry import MAX_RATIO
 from cluster.video.guard import guarded
@@ -20,8 +20,9 @@ from schemas.tables import TEXT_FIELDS
 class SegmentVideo:
     """Callable for `Dataset.flat_map`."""
 
-    def __init__(self, settings: SplitSettings):
+    def __init__(self, settings: SplitSettings, tolerate_bugs: bool = False):
         self.settings = settings
+        self.caught = caught(tolerate_bugs)
 
     def __call__(self, row: dict) -> list[dict]:
         rows = self._rows(row)
@@ -45,8 +46,8 @@ class SegmentVideo:
                     segments = guarded(guard, uri, probe.duration, segments_of, path, probe, self.settings)
                 if self.settings.mode == "scenes":
                     metrics.count("vidcurate_frames_decoded", probe.num_frames, stage="split")
-        except INPUT_ERRORS as exc:
-            return [{**base, **error_fields(stage, uri, exc)}]
+        except self.caught as exc:
+            return [{**base, **failed_row(stage, uri, exc)}]
         return [_segment_row(base, probe, i, seg) for i, seg in enumerate(segments)]
 
 

@@ -42,9 +42,6 @@ def _request(prompt: str = "Describe this video.") -> CaptionRequest:
     return CaptionRequest(FRAMES, prompt, 32)
 
 
-# --- conversations and gates -------------------------------------------------------------
-
-
 # --- placement: never wait forever for a GPU ---------------------------------------------
 
 

@@ -5,7 +5,7 @@ used."""
 import pyarrow as pa
 import pytest
 
-from cluster.progress import ChunkCollector, ChunkLedger, committed_files, record_step, step_files
+from cluster.progress import ChunkLedger, committed_files, record_step, step_files
 from cluster.store import Store, StoreError
 
 SCHEMA = pa.schema([("id", pa.string()), ("n", pa.int64())])
@@ -57,23 +57,6 @@ def _write_chunk(ledger: ChunkLedger, chunk: int, ids: list[str], commit: bool) 
     if commit:
         ledger.commit(chunk, ids, {"rows": len(ids)})
     return writer.files
-
-
-def test_a_chunk_is_committed_once_every_key_of_it_is_complete_whatever_the_order():
-    committed = []
-    collector = ChunkCollector(
-        {0: ["a", "b"], 1: ["c"], 2: []},
-        key=lambda row: row["id"],
-        complete=lambda got: len(got) == 2,  # each key delivers two rows
-        commit=lambda chunk, rows: committed.append((chunk, {k: [r["n"] for r in v] for k, v in rows.items()})),
-    )
-    collector.commit_complete()
-    assert committed == [(2, {})]
-    collector.add([{"id": "a", "n": 1}, {"id": "c", "n": 2}, {"id": "b", "n": 3}])
-    assert collector.incomplete() == ["a", "b", "c"] and len(committed) == 1
-    collector.add([{"id": "b", "n": 4}, {"id": "a", "n": 5}])
-    assert committed[1] == (0, {"a": [1, 5], "b": [3, 4]})
-    assert collector.incomplete() == ["c"]
 
 
 def test_only_files_a_marker_lists_are_read_and_a_rerun_deletes_the_rest(store):

@@ -89,9 +89,8 @@ def test_a_bug_in_our_code_is_raised_not_turned_into_an_error_row(tmp_path):
             SegmentVideo(settings)({"uri": str(path), "input_index": 0})
 
 
-def test_a_bug_in_our_code_fails_the_job_with_its_traceback(ray_head, tmp_path):
-    """A corrupt video is one error row (see the matrix below); a stage that raises
-    KeyError stops the job non-zero instead of reporting every segment as errored."""
+def _segment_with_a_bug(ray_head, tmp_path: Path, **errors: float) -> subprocess.CompletedProcess:
+    """`python -m jobs.segment` on two videos, one of which hits an injected KeyError."""
     (tmp_path / "in").mkdir()
     write_scene_video(tmp_path / "in" / "fine.mp4", [1.5], seed=1)
     write_scene_video(tmp_path / "in" / "buggy.mp4", [1.5], seed=2)
@@ -102,12 +101,13 @@ def test_a_bug_in_our_code_fails_the_job_with_its_traceback(ray_head, tmp_path):
                 "input": {"manifest": str(tmp_path / "in")},
                 "output": {"root": str(tmp_path / "out")},
                 "decoder": {"inject_faults": {"buggy": "bug"}},
+                "errors": errors,
                 **OFFLINE,
             }
         )
     )
     env = {**ray_head["env"], "RAY_ADDRESS": ray_head["address"]}
-    job = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "jobs.segment", "--config", str(config)],
         env=env,
         capture_output=True,
@@ -115,6 +115,12 @@ def test_a_bug_in_our_code_fails_the_job_with_its_traceback(ray_head, tmp_path):
         timeout=300,
         check=False,
     )
+
+
+def test_a_bug_in_our_code_fails_the_job_with_its_traceback(ray_head, tmp_path):
+    """A corrupt video is one error row (see the matrix below); a stage that raises
+    KeyError stops the job non-zero instead of reporting every segment as errored."""
+    job = _segment_with_a_bug(ray_head, tmp_path)
     assert job.returncode not in (0, 2, 3), job.stderr[-2000:]
     assert "Traceback" in job.stderr and "KeyError" in job.stderr and "injected bug" in job.stderr
     written = (
@@ -123,7 +129,13 @@ def test_a_bug_in_our_code_fails_the_job_with_its_traceback(ray_head, tmp_path):
     assert not [r for r in written if "buggy" in r["uri"]]
 
 
-# --- untrusted manifests -------------------------------------------------------------------
+def test_errors_max_fraction_lets_that_share_of_bugs_through_as_rows_marked_bug(ray_head, tmp_path):
+    job = _segment_with_a_bug(ray_head, tmp_path, max_fraction=0.5)
+    assert job.returncode == 0, job.stderr[-3000:]
+    rows = pq.read_table(tmp_path / "out" / "candidates").to_pylist()
+    (buggy,) = [r for r in rows if "buggy" in r["uri"]]
+    assert (buggy["status"], buggy["reason"], buggy["error_type"]) == ("error", "bug", "KeyError")
+    assert all(r["status"] == "ok" for r in rows if "fine" in r["uri"])
 
 
 # --- the bad-input matrix through the real job --------------------------------------------

@@ -12,8 +12,6 @@ from cluster.admission import ForbiddenInput, InputPolicy, check_uri
 
 REPO = Path(__file__).resolve().parents[2]
 
-# --- decoder isolation ----------------------------------------------------------------------
-
 
 # --- untrusted manifests -------------------------------------------------------------------
 
@@ -47,9 +45,3 @@ def test_config_paths_and_pickles_are_not_trusted():
     assert not [p for p, t in text.items() if "shell=True" in t or "os.system(" in t or "pickle.load" in t]
     loads = [line for t in text.values() for line in t.splitlines() if "torch.load(" in line]
     assert loads and all("weights_only=True" in line for line in loads)
-
-
-# --- the bad-input matrix through the real job --------------------------------------------
-
-
-# --- resume ----------------------------------------------------------------------------------

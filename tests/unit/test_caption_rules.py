@@ -86,12 +86,3 @@ def test_gpu_backends_fail_fast_on_a_cluster_without_gpus():
     assert place_captioner(CaptionConfig(backend="transformers", model="m"), 2).num_gpus == 1
     assert place_captioner(CaptionConfig(backend="vllm", model="m", vllm={"tensor_parallel_size": 2}), 2).num_gpus == 2
     assert place_captioner(CaptionConfig(backend="vllm", model="m", expect_gpus=True), 0).num_gpus == 1
-
-
-# --- openai backend against a real HTTP server --------------------------------------------
-
-
-# --- transformers backend: the real generate path on a tiny random Qwen2-VL ---------------
-
-
-# --- the whole pass through Ray ------------------------------------------------------------

@@ -102,6 +102,7 @@ def test_only_fields_that_say_why_are_left_out_of_the_config_digest():
         "caption.openai",
         "caption.vllm",
         "decoder",
+        "errors",
         "ray",
     ]
     base = {"input": {"manifest": "videos/"}, "output": {"root": "/data/out"}}
