@@ -3,10 +3,43 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
 
 class AccountingError(RuntimeError):
     """Some inputs are not accounted for; the message lists them."""
+
+
+@dataclass(frozen=True)
+class VideoCounts:
+    kept: int
+    filtered: int
+    errored: int
+    filtered_by_reason: dict[str, int]
+    errored_by_reason: dict[str, int]
+
+
+@dataclass(frozen=True)
+class SegmentCounts:
+    total: int
+    kept: int
+    filtered_by_reason: dict[str, int]
+    errored_by_reason: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Accounting:
+    """Where every input of the manifest ended, and its segments."""
+
+    inputs: int
+    videos: VideoCounts
+    segments: SegmentCounts
+    missing_inputs: list[str]
+
+    @property
+    def balanced(self) -> bool:
+        v = self.videos
+        return not self.missing_inputs and v.kept + v.filtered + v.errored == self.inputs
 
 
 def summarize(
@@ -15,8 +48,8 @@ def summarize(
     selection: dict[str, str | None],
     samples: set[str],
     errors: dict[str, str],
-) -> tuple[dict, list[dict]]:
-    """Build summary.json, and each input's outcome (uri, kept/filtered/errored, reason).
+) -> tuple[Accounting, list[dict]]:
+    """Where every input ended, and each input's outcome (uri, kept/filtered/errored, reason).
 
     `selection` maps segment id → drop reason (None when kept), `samples` holds the segment
     ids that became samples, `errors` maps segment id → "stage:ErrorType" for pass-3 failures.
@@ -42,36 +75,33 @@ def summarize(
         videos[videos_outcome][reason] += 1
         per_input.append({"input_index": index, "uri": entry["uri"], "outcome": videos_outcome, "reason": reason})
 
-    inputs = len(manifest)
     totals = {k: sum(v.values()) for k, v in videos.items()}
-    summary = {
-        "inputs": inputs,
-        "videos": {
-            "kept": totals["kept"],
-            "filtered": totals["filtered"],
-            "errored": totals["errored"],
-            "filtered_by_reason": dict(sorted(videos["filtered"].items())),
-            "errored_by_reason": dict(sorted(videos["errored"].items())),
-        },
-        "segments": {
-            "total": sum(sum(c.values()) for c in segments.values()),
-            "kept": sum(segments["kept"].values()),
-            "filtered_by_reason": dict(sorted(segments["filtered"].items())),
-            "errored_by_reason": dict(sorted(segments["errored"].items())),
-        },
-        "samples": len(samples),
-        "balanced": not missing and sum(totals.values()) == inputs,
-        "missing_inputs": missing,
-    }
-    return summary, per_input
+    accounting = Accounting(
+        inputs=len(manifest),
+        videos=VideoCounts(
+            kept=totals["kept"],
+            filtered=totals["filtered"],
+            errored=totals["errored"],
+            filtered_by_reason=dict(sorted(videos["filtered"].items())),
+            errored_by_reason=dict(sorted(videos["errored"].items())),
+        ),
+        segments=SegmentCounts(
+            total=sum(sum(c.values()) for c in segments.values()),
+            kept=sum(segments["kept"].values()),
+            filtered_by_reason=dict(sorted(segments["filtered"].items())),
+            errored_by_reason=dict(sorted(segments["errored"].items())),
+        ),
+        missing_inputs=missing,
+    )
+    return accounting, per_input
 
 
-def check(summary: dict) -> None:
-    if not summary["balanced"]:
-        v = summary["videos"]
+def check(accounting: Accounting) -> None:
+    if not accounting.balanced:
+        v = accounting.videos
         raise AccountingError(
-            f"{summary['inputs']} inputs but kept {v['kept']} + filtered {v['filtered']} + errored {v['errored']}; "
-            f"unaccounted: {summary['missing_inputs'][:20]}"
+            f"{accounting.inputs} inputs but kept {v.kept} + filtered {v.filtered} + errored {v.errored}; "
+            f"unaccounted: {accounting.missing_inputs[:20]}"
         )
 
 

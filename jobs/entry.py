@@ -1,5 +1,6 @@
-"""What the jobs share: `--config` and `--set key=value` parsing, logging, the run's output
-folder, and exit codes (2: fix the input, config or order of passes; 3: accounting failed)."""
+"""What the jobs share: `--config` and `--set key=value` parsing, logging, the order of
+passes, and exit codes (2: fix the input, config or order of passes; 3: accounting failed).
+The run itself (checks before work, pass 3 and summary.json) is cluster/pipeline/run.py."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ import logging
 import sys
 from collections.abc import Callable
 
-import ray
 import yaml
 
 from cluster.accounting import AccountingError
 from cluster.caption.requests import CaptionUnavailable
+from cluster.manifest import ManifestError
 from cluster.models.transnet import TransNetUnavailable
 from cluster.pipeline.segment_pass import ScoringUnavailable
 from cluster.progress import has_run
@@ -21,10 +22,7 @@ from cluster.report.dataset_report import ReportError
 from cluster.store import Store, StoreError
 from cluster.tokens.text import TokenizerUnavailable
 from jobs.config import Config, ConfigError, load_config
-from jobs.manifest import ManifestError
-from jobs.ray_session import connect
 from schemas.exports import ExportError
-from schemas.layout import RUN
 
 
 class PassOrderError(ValueError):
@@ -53,32 +51,6 @@ def parse_overrides(pairs: list[str]) -> dict:
             raise ConfigError(f"--set {pair!r}: expected key=value, e.g. --set split.max_seconds=10")
         overrides[key] = yaml.safe_load(value)
     return overrides
-
-
-def open_store(cfg: Config) -> Store:
-    return Store(cfg.output.root, cfg.output.storage_options)
-
-
-def output_root(cfg: Config) -> Store:
-    """The run's output root, checked writable before any work, with the config it was run
-    under beside the results."""
-    store = open_store(cfg)
-    store.check_writable()
-    store.write_text(RUN.config, yaml.safe_dump(cfg.model_dump(), sort_keys=False))
-    return store
-
-
-def join_cluster(cfg: Config, store: Store) -> None:
-    """Join (or start) Ray. On a cluster of several nodes a local root would scatter the
-    output over the nodes' own disks, so only a remote root or a declared shared mount runs."""
-    connect(cfg.ray.address, cfg.ray.num_cpus)
-    nodes = sum(1 for node in ray.nodes() if node["Alive"])
-    if nodes > 1 and not store.remote and not cfg.output.shared_mount:
-        raise StoreError(
-            f"output.root {store.root} is a local path, but the Ray cluster has {nodes} nodes: each would write to its "
-            "own disk. Use an object-store root (output.root: s3://bucket/prefix) or a mount every node shares, and "
-            "then declare it with output.shared_mount: true"
-        )
 
 
 def require(store: Store, passes: tuple[str, ...], producer: str) -> None:

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import sys
 
+from cluster.manifest import read_manifest
+from cluster.pipeline.run import join_cluster, output_root
 from cluster.pipeline.segment_pass import prepare_scoring, run_segment_pass
 from jobs.config import Config
-from jobs.entry import config_job, join_cluster, output_root
-from jobs.manifest import read_manifest
+from jobs.entry import config_job
 
 
 def run(cfg: Config) -> dict:

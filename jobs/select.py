@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 import sys
 
+from cluster.pipeline.run import join_cluster, open_store
 from cluster.pipeline.select_pass import run_select_pass
 from cluster.progress import committed_files, record_step, step_digest, step_is_current
 from cluster.report.selection_plots import write_selection_report
 from cluster.store import Store
 from jobs.config import Config
-from jobs.entry import config_job, join_cluster, open_store, require
+from jobs.entry import config_job, require
 from schemas.layout import RUN
 
 log = logging.getLogger("vidcurate")

@@ -19,7 +19,7 @@ import ray
 from ray.data import ActorPoolStrategy
 
 from cluster import metrics
-from cluster.accounting import summarize
+from cluster.accounting import Accounting, summarize
 from cluster.caption.backends import check_captioner
 from cluster.caption.placement import Placement, place_captioner
 from cluster.models.clip import ClipSpec
@@ -59,7 +59,14 @@ def prepare_captioning(cfg, clip_spec: ClipSpec) -> CaptionPlan | None:
     return CaptionPlan(place_captioner(cfg.caption, ray.cluster_resources().get("GPU", 0)), clip_spec)
 
 
-def run_materialize_pass(cfg, manifest: list[dict], store: Store, captioning: CaptionPlan | None) -> dict:
+@dataclass(frozen=True)
+class MaterializeOutcome:
+    accounting: Accounting
+    samples: int
+    chunks: dict[str, int]
+
+
+def run_materialize_pass(cfg, manifest: list[dict], store: Store, captioning: CaptionPlan | None) -> MaterializeOutcome:
     """Write samples for the kept segments of every chunk not committed by an earlier run,
     then account for every input from all chunks' outcomes.
 
@@ -117,23 +124,18 @@ def run_materialize_pass(cfg, manifest: list[dict], store: Store, captioning: Ca
     selection.update(
         {sid: why for o in outcomes.values() for sid, (kind, why) in o["segments"].items() if kind == "filtered"}
     )
-    summary, per_input = summarize(manifest, accounting, selection, written, failed)
+    counts, per_input = summarize(manifest, accounting, selection, written, failed)
     with store.open_write(RUN.inputs) as f:
         pq.write_table(table_from_rows(per_input, INPUTS), f)
-    summary["samples"] = sum(o["rows"] for o in outcomes.values())
-    summary["chunks"] = {"chunks": chunks, "committed_before": len(done), "run": len(todo)}
-    record_pass(store, "materialize", summary["chunks"])
+    samples = sum(o["rows"] for o in outcomes.values())
+    pass_chunks = {"chunks": chunks, "committed_before": len(done), "run": len(todo)}
+    record_pass(store, "materialize", pass_chunks)
     max_tokens = max((o["max_tokens"] for o in outcomes.values()), default=0)
     store.write_json(RUN.dataset_info, dataset_info(cfg.sample.include_image or cfg.sample.image_samples))
     args = trainer_args(cfg.tokens.profile(), store.uri(), max_tokens, text_counted=cfg.tokens.tokenizer is not None)
     store.write_json(RUN.trainer_args, args)
-    log.info(
-        "materialize pass: %d samples from %d segments, %d segment errors",
-        summary["samples"],
-        len(written),
-        len(failed),
-    )
-    return summary
+    log.info("materialize pass: %d samples from %d segments, %d segment errors", samples, len(written), len(failed))
+    return MaterializeOutcome(counts, samples, pass_chunks)
 
 
 def _remove_unreferenced_media(store: Store) -> None:

@@ -62,8 +62,8 @@ def generate(out: Path, rows: int) -> None:
 
 def run_select(out: Path) -> dict:
     from cluster.pipeline.select_pass import run_select_pass
+    from cluster.ray_session import connect
     from jobs.config import parse_config
-    from jobs.ray_session import connect
 
     cfg = parse_config(
         {

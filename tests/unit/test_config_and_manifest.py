@@ -6,9 +6,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from cluster.manifest import ManifestError, read_manifest
 from jobs.config import Config, ConfigError, load_config, parse_config
 from jobs.curate import main
-from jobs.manifest import ManifestError, read_manifest
 from schemas.digest import outside
 
 BASE = {"input": {"manifest": "x"}, "output": {"root": "o"}}
