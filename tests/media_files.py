@@ -14,7 +14,7 @@ def write_with_pts(path: Path, frames: Iterable[np.ndarray], pts: Iterable[int],
     """H.264 in MP4 with the given presentation timestamps (variable rates, start offsets)."""
     with av.open(str(path), "w") as container:
         stream = None
-        for frame, when in zip(frames, pts, strict=True):
+        for frame, when in zip(frames, pts, strict=False):  # pts may run past the frames
             if stream is None:
                 stream = container.add_stream("libx264", rate=25)  # nominal; the pts decide
                 stream.height, stream.width = frame.shape[:2]
