@@ -1,34 +1,36 @@
-"""The `vidcurate` command."""
+"""The `vidcurate` command. Each subcommand's module is imported only when it runs, so
+`vidcurate --help` does not load torch, Ray or the models."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
-from jobs import curate, demo, export, materialize, report, segment, select
+COMMANDS = {
+    "run": "jobs.curate",
+    "segment": "jobs.segment",
+    "select": "jobs.select",
+    "materialize": "jobs.materialize",
+    "report": "jobs.report",
+    "export": "jobs.export",
+    "demo": "jobs.demo",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="vidcurate", description="Curate video LLM training data on Ray.")
-    commands = {
-        "run": curate.main,
-        "segment": segment.main,
-        "select": select.main,
-        "materialize": materialize.main,
-        "report": report.main,
-        "export": export.main,
-        "demo": demo.main,
-    }
     parser.add_argument(
         "command",
-        choices=commands,
+        choices=COMMANDS,
         help="run: the full pipeline; segment, select, materialize: one pass of it (select re-applies "
         "thresholds to candidates/ only); report: the run's HTML report; export: the dataset in a "
         "trainer's format; demo: sample videos end to end",
     )
-    args, rest = parser.parse_known_args(argv)
-    return commands[args.command](rest)
+    parser.add_argument("arguments", nargs=argparse.REMAINDER, help="the command's own (vidcurate COMMAND --help)")
+    args = parser.parse_args(argv)
+    return importlib.import_module(COMMANDS[args.command]).main(args.arguments)
 
 
 if __name__ == "__main__":
