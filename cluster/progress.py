@@ -11,6 +11,11 @@ attempt left), so a kill at any instant leaves nothing half-counted.
 
 A whole-dataset step (select) commits the same way with one marker, `_progress/<step>.json`;
 a chunked pass that finishes writes `_progress/<pass>.json` too, so the next pass knows it ran.
+
+Chunks committed under other settings (another digest) are not discarded silently: the
+ledger records each digest's settings (`_progress/settings/<pass>-<digest>.json`) and, unless
+the run may replace earlier output (`--replace`), refuses with what changed. Every commit
+first calls the store's fence, so a run that lost its lease on the root commits nothing more.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import pyarrow as pa
 
 from cluster.sink import ShardWriter
 from cluster.store import Store
+from schemas.digest import differences, settings_digest
 from schemas.layout import RUN
 from schemas.tables import BUG_REASON
 
@@ -111,19 +117,28 @@ class ChunkCollector(Generic[K]):
             self.commit(chunk, self.rows.pop(chunk))
 
 
+class SettingsChanged(ValueError):
+    """The root holds output committed under other settings, and this run may not replace it."""
+
+
 class ChunkLedger:
-    def __init__(self, store: Store, name: str, digest: str, folders: tuple[str, ...]):
-        self.store, self.name, self.digest, self.folders = store, name, digest, folders
+    def __init__(self, store: Store, name: str, settings: dict, folders: tuple[str, ...], replace: bool = False):
+        self.store, self.name, self.folders, self.replace = store, name, folders, replace
+        self.settings = json.loads(json.dumps(settings))  # as read back from a marker: lists, not tuples
+        self.digest = settings_digest(settings)
         self.markers = posixpath.join(RUN.progress, name)
         self.attempt = attempt_token()
         self._writers: dict[int, list[ShardWriter]] = {}
 
     def committed(self, expected_ids: dict[int, list[str]]) -> dict[int, dict]:
-        """Outcomes of the chunks already committed for exactly these ids under this
-        config; everything else (other markers, files no kept marker lists) is removed."""
+        """Outcomes of the chunks already committed for exactly these ids under these
+        settings; everything else (other markers, files no kept marker lists) is removed.
+        Raises SettingsChanged, removing nothing, when chunks were committed under other
+        settings and the ledger may not replace them."""
         done: dict[int, dict] = {}
         listed: set[str] = set()
         stale = []
+        others = set()
         for marker in self.store.files(self.markers, ".json"):
             record = self.store.read_json(marker)
             chunk = record["chunk"]
@@ -132,10 +147,30 @@ class ChunkLedger:
                 listed.update(record["files"])
             else:
                 stale.append(marker)
-        self.store.delete(stale)
+                if record["digest"] != self.digest:
+                    others.add(record["digest"])
+        if others and not self.replace:
+            raise SettingsChanged(self._refusal(sorted(others)[0], len(stale)))
+        self.store.delete(stale + [self._settings(d) for d in others if self.store.exists(self._settings(d))])
         for folder in self.folders:
             self.store.delete([f for f in self.store.files(folder) if f not in listed])
+        self.store.write_json(self._settings(self.digest), self.settings)
         return done
+
+    def _settings(self, digest: str) -> str:
+        return posixpath.join(RUN.progress, "settings", f"{self.name}-{digest}.json")
+
+    def _refusal(self, digest: str, chunks: int) -> str:
+        if self.store.exists(self._settings(digest)):
+            changes = differences(self.store.read_json(self._settings(digest)), self.settings)
+            what = "; ".join(changes[:8]) + (f"; and {len(changes) - 8} more" if len(changes) > 8 else "")
+        else:
+            what = "settings of an earlier vidcurate version"
+        return (
+            f"{self.store.uri()} holds {chunks} chunks of the {self.name} pass made under other settings ({what}); "
+            "this run would replace them. Rerun with --replace (output.replace: true) to replace them, or give "
+            "another output.root"
+        )
 
     def writer(self, chunk: int, folder: str, schema: pa.Schema, rows_per_shard: int) -> ShardWriter:
         writer = ShardWriter(self.store, folder, schema, rows_per_shard, prefix=f"part-c{chunk:05d}-{self.attempt}")
@@ -145,6 +180,7 @@ class ChunkLedger:
     def commit(self, chunk: int, ids: list[str], outcome: dict) -> None:
         """Write the chunk's marker, listing every file its writers wrote (all closed by now)."""
         files = sorted(f for w in self._writers.pop(chunk, []) for f in w.files)
+        self.store.fence()
         record = {"chunk": chunk, "digest": self.digest, "ids": ids, "outcome": outcome, "files": files}
         self.store.write_text(posixpath.join(self.markers, f"c{chunk:05d}.json"), json.dumps(record))
 
@@ -172,6 +208,7 @@ def step_marker(step: str) -> str:
 
 def record_pass(store: Store, name: str, chunks: dict) -> None:
     """Mark a chunked pass finished (an empty manifest has no chunk markers to show it)."""
+    store.fence()
     store.write_json(step_marker(name), {"chunks": chunks})
 
 
@@ -193,6 +230,7 @@ def step_files(store: Store, step: str) -> list[str]:
 
 def record_step(store: Store, step: str, digest: str, folder: str, files: list[str]) -> None:
     """Commit a step: its marker lists `files`; then the folder's other files are deleted."""
+    store.fence()
     store.write_json(step_marker(step), {"digest": digest, "files": sorted(files)})
     listed = set(files)
     store.delete([f for f in store.files(folder) if f not in listed])

@@ -9,6 +9,8 @@ come from the environment (`AWS_*`, `AWS_ENDPOINT_URL`, `GOOGLE_APPLICATION_CRED
 and from `output.storage_options`, passed to the fsspec filesystem as they are.
 
 A Store pickles as its root and options, so Ray workers on any node reach the same root.
+On the driver it also carries the run's fence (cluster/lease.py): every commit calls
+`fence()`, which raises once the run has lost its lease on the root.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import posixpath
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from typing import IO, Any
@@ -60,12 +62,14 @@ class Store:
         self.remote = is_remote(root)
         self.root = root.rstrip("/") if self.remote else os.path.abspath(local_path(root))
         self.options = dict(options or {})
+        self.fence: Callable[[], None] = _open_fence
 
     def __getstate__(self) -> dict:
         return {"remote": self.remote, "root": self.root, "options": self.options}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
+        self.fence = _open_fence
 
     def __repr__(self) -> str:
         return f"Store({self.root!r})"
@@ -132,6 +136,30 @@ class Store:
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise
+
+    def create(self, rel: str, data: bytes) -> bool:
+        """Write `rel` only if nothing is there; False when something is. Atomic against a
+        writer on another node: a conditional PUT (If-None-Match: *) on an object store; on
+        a folder or shared mount, a complete temporary file hard-linked into place (link
+        fails if the name exists, also over NFS)."""
+        if self.remote:
+            try:
+                self.fs.pipe_file(self.path(rel), data, mode="create")
+            except FileExistsError:
+                return False
+            return True
+        final = self.path(rel)
+        os.makedirs(os.path.dirname(final), exist_ok=True)
+        tmp = f"{final}.tmp-{uuid.uuid4().hex[:8]}"
+        with open(tmp, "wb") as f:
+            f.write(data)
+        try:
+            os.link(tmp, final)
+        except FileExistsError:
+            return False
+        finally:
+            os.unlink(tmp)
+        return True
 
     def read_bytes(self, rel: str) -> bytes:
         return self.fs.cat_file(self.path(rel))
@@ -235,6 +263,10 @@ class Store:
             raise StoreError(
                 f"output.root {self.root} cannot be written ({type(exc).__name__}: {exc}); {hint}"
             ) from exc
+
+
+def _open_fence() -> None:
+    """The fence of a store held under no lease (workers, report, export): commits go ahead."""
 
 
 def _has_size(path: str, size: int) -> bool:

@@ -14,6 +14,7 @@ COMMANDS = {
     "materialize": "jobs.materialize",
     "report": "jobs.report",
     "export": "jobs.export",
+    "unlock": "jobs.unlock",
     "demo": "jobs.demo",
 }
 
@@ -26,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         choices=COMMANDS,
         help="run: the full pipeline; segment, select, materialize: one pass of it (select re-applies "
         "thresholds to candidates/ only); report: the run's HTML report; export: the dataset in a "
-        "trainer's format; demo: sample videos end to end",
+        "trainer's format; unlock: break a gone run's lease on a root; demo: sample videos end to end",
     )
     parser.add_argument("arguments", nargs=argparse.REMAINDER, help="the command's own (vidcurate COMMAND --help)")
     args = parser.parse_args(argv)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -11,12 +9,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
-from cluster.admission import InputPolicy
+from cluster.admission import InputPolicy, location
 from cluster.caption.settings import CaptionConfig
 from cluster.samples import DEFAULT_IMAGE_INSTRUCTIONS, DEFAULT_INSTRUCTIONS
+from cluster.storage import RemoteLimits
 from cluster.tokens.profiles import TokenProfile
 from cluster.video.guard import GuardSettings
-from schemas.digest import outside_digest, shaping
+from schemas.digest import outside_digest, settings_digest, shaping
 
 
 class ConfigError(ValueError):
@@ -25,6 +24,23 @@ class ConfigError(ValueError):
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class RemoteInputConfig(_Section):
+    """Reading remote inputs (s3://, gs://, http(s)://): each is fetched once per worker
+    process that needs it, from the URL admission checked, within these bounds (a read past
+    one is that input's error, InputUnavailable or InputTooLarge)."""
+
+    connect_timeout_s: float = Field(10.0, gt=0, description="longest wait to connect")
+    read_timeout_s: float = Field(60.0, gt=0, description="longest wait for an answer or the next bytes")
+    max_bytes: int = Field(64 << 30, ge=1, description="largest remote input read")
+    fetch_timeout_s: float = Field(1800.0, gt=0, description="longest whole fetch, enforced by the decoder guard")
+    cache_bytes: int = Field(8 << 30, ge=0, description="fetched inputs a worker keeps for its later stages")
+
+    def limits(self) -> RemoteLimits:
+        return RemoteLimits(
+            self.connect_timeout_s, self.read_timeout_s, self.max_bytes, self.fetch_timeout_s, self.cache_bytes
+        )
 
 
 class InputConfig(_Section):
@@ -42,10 +58,37 @@ class InputConfig(_Section):
     allowed_roots: list[str] | None = Field(
         None, description="folders or bucket prefixes inputs must lie under (after resolving symlinks); null: anywhere"
     )
+    max_text_chars: int = Field(
+        20_000, ge=1, description="longest title, description or transcript kept; longer ones are cut and marked"
+    )
+    remote: RemoteInputConfig = Field(
+        RemoteInputConfig(), json_schema_extra=outside_digest("limits of reading remote inputs, like decoder:")
+    )
 
-    def policy(self) -> InputPolicy:
+    @field_validator("manifest")
+    @classmethod
+    def _manifest_named(cls, manifest: str) -> str:
+        if not manifest.strip():
+            raise ValueError("input.manifest is blank: give a folder, a glob, or a .jsonl/.parquet file")
+        return manifest
+
+    @field_validator("allowed_roots")
+    @classmethod
+    def _roots_named(cls, roots: list[str] | None) -> list[str] | None:
+        if roots is not None and not roots:
+            raise ValueError("an empty list admits no input: leave input.allowed_roots unset (null) or list folders")
+        for root in roots or ():
+            if not root.strip():
+                raise ValueError(f"a blank entry in input.allowed_roots {roots}: each names a folder or bucket prefix")
+            try:
+                location(root)
+            except (ValueError, ImportError) as exc:
+                raise ValueError(f"input.allowed_roots entry {root!r} cannot be used ({exc})") from exc
+        return roots
+
+    def policy(self, output_root: str | None = None) -> InputPolicy:
         roots = tuple(self.allowed_roots) if self.allowed_roots is not None else None
-        return InputPolicy(tuple(s.lower() for s in self.allowed_schemes), roots)
+        return InputPolicy(tuple(s.lower() for s in self.allowed_schemes), roots, output_root)
 
 
 class OutputConfig(_Section):
@@ -54,6 +97,14 @@ class OutputConfig(_Section):
         description="local folder, a mount every node shares, or an object-store URI (s3://bucket/prefix)",
         json_schema_extra=outside_digest("where the output goes"),
     )
+
+    @field_validator("root")
+    @classmethod
+    def _root_named(cls, root: str) -> str:
+        if not root.strip():
+            raise ValueError("output.root is blank: give a folder, a shared mount or an object-store URI")
+        return root
+
     storage_options: dict[str, Any] = Field(
         default_factory=dict,
         description="options for the root's fsspec filesystem, "
@@ -65,7 +116,18 @@ class OutputConfig(_Section):
         description="a local-path root that every node mounts (NFS, a ReadWriteMany volume)",
         json_schema_extra=outside_digest("how the output root is reached"),
     )
+    lease_ttl_s: float = Field(
+        120.0,
+        ge=5,
+        description="a run's lease on the root lapses this long after its last heartbeat (renewed every ttl/6)",
+        json_schema_extra=outside_digest("how runs share a root"),
+    )
     rows_per_shard: int = Field(1000, ge=1)
+    replace: bool = Field(
+        False,
+        description="let this run replace output made under other settings (the --replace flag)",
+        json_schema_extra=outside_digest("whether earlier output may be replaced, not what is written"),
+    )
     media: Literal["frames", "clip", "both"] = "frames"
     jpeg_quality: int = Field(90, ge=1, le=100)
 
@@ -211,6 +273,24 @@ class SampleConfig(_Section):
     )
 
 
+class LimitsConfig(_Section):
+    """Bounds on the work one input can cause. An input past one is that input's error
+    (WorkLimitExceeded, naming the key to raise), never a run that decodes for days."""
+
+    max_frames_per_input: int = Field(2_000_000, ge=1, description="frames a video may have (about 18 h at 30 fps)")
+    max_segments_per_input: int = Field(10_000, ge=1, description="segments a video may split into")
+    max_frame_gap_s: float = Field(
+        10.0, gt=0, description="a jump between two frames' timestamps longer than this cuts the video there"
+    )
+    max_corrupt_fraction: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description="share of a segment's frames that may be missing or damaged in the file before it is "
+        "filtered as corrupt_frames",
+    )
+
+
 class ErrorsConfig(_Section):
     """A bug of ours (an exception that is not the input's own failure) fails the job with
     its traceback. A nonzero max_fraction lets up to that share of a pass's inputs through
@@ -255,25 +335,31 @@ class Config(_Section):
     dedup: DedupConfig = Field(DedupConfig(), json_schema_extra=outside_digest("the select pass's own digest"))
     sample: SampleConfig = SampleConfig()
     caption: CaptionConfig = CaptionConfig()
+    limits: LimitsConfig = LimitsConfig()
     decoder: DecoderConfig = Field(DecoderConfig(), json_schema_extra=outside_digest("limits and retries of decoding"))
     errors: ErrorsConfig = Field(ErrorsConfig(), json_schema_extra=outside_digest("whether a bug fails the run"))
     ray: RayConfig = Field(RayConfig(), json_schema_extra=outside_digest("which cluster runs it"))
 
-    def digest(self, sections: tuple[str, ...] | None = None) -> str:
-        """Hash of every field that shapes the output (those not marked outside_digest:
-        schemas/digest.py), or of the given sections only."""
+    def shaping(self, sections: tuple[str, ...] | None = None) -> dict:
+        """Every field that shapes the output (those not marked outside_digest:
+        schemas/digest.py), or those of the given sections only."""
         shapes = shaping(self)
-        if sections:
-            shapes = {name: shapes[name] for name in sections}
-        return hashlib.sha256(json.dumps(shapes, sort_keys=True).encode()).hexdigest()[:16]
+        return {name: shapes[name] for name in sections} if sections else shapes
+
+    def digest(self, sections: tuple[str, ...] | None = None) -> str:
+        return settings_digest(self.shaping(sections))
 
 
 def load_config(path: str | Path, overrides: dict | None = None) -> Config:
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read config {path}: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"config {path}: expected a mapping of sections (input:, output:, ...), got {type(raw).__name__}"
+        )
     for dotted, value in (overrides or {}).items():
         _set_dotted(raw, dotted, value)
     return parse_config(raw, str(path))
@@ -299,6 +385,11 @@ def _describe(error: ErrorDetails) -> str:
 def _set_dotted(raw: dict, dotted: str, value: object) -> None:
     *parents, leaf = dotted.split(".")
     node = raw
-    for key in parents:
+    for depth, key in enumerate(parents):
         node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            section = ".".join(parents[: depth + 1])
+            raise ConfigError(
+                f"--set {dotted}: '{section}' is a value, not a section; set it directly (--set {section}=...)"
+            )
     node[leaf] = value

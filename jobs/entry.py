@@ -14,10 +14,11 @@ import yaml
 
 from cluster.accounting import AccountingError
 from cluster.caption.requests import CaptionUnavailable
+from cluster.lease import LeaseHeld, LeaseLost
 from cluster.manifest import ManifestError
 from cluster.models.transnet import TransNetUnavailable
 from cluster.pipeline.segment_pass import ScoringUnavailable
-from cluster.progress import has_run
+from cluster.progress import SettingsChanged, has_run
 from cluster.report.dataset_report import ReportError
 from cluster.store import Store, StoreError
 from cluster.tokens.text import TokenizerUnavailable
@@ -40,6 +41,8 @@ USAGE_ERRORS = (
     ExportError,
     StoreError,
     TransNetUnavailable,
+    LeaseHeld,
+    SettingsChanged,
 )
 
 
@@ -67,16 +70,27 @@ def config_job(prog: str, description: str, work: Callable[[Config], dict], argv
     )
     parser.add_argument("--config", required=True, help="YAML config (see jobs/configs/example.yaml)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
+    parser.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace output the root holds from a run under other settings (output.replace: true)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        result = work(load_config(args.config, parse_overrides(args.set)))
+        overrides = parse_overrides(args.set)
+        if args.replace:
+            overrides["output.replace"] = True
+        result = work(load_config(args.config, overrides))
     except USAGE_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except AccountingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
+    except LeaseLost as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(json.dumps(result, indent=2, sort_keys=True))
     return 0
 

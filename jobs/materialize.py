@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from cluster.pipeline.run import PassRecord, Prepared, finish, open_store, prepare
+from cluster.pipeline.run import PassRecord, Prepared, finish, open_store, prepared
 from cluster.report.dataset_report import write_report
 from jobs.config import Config
 from jobs.entry import config_job, require
@@ -26,7 +26,8 @@ def finish_and_report(cfg: Config, ready: Prepared, record: PassRecord) -> dict:
 
 def run(cfg: Config) -> dict:
     require(open_store(cfg), ("segment", "select"), "the segment and select passes (vidcurate run)")
-    return finish_and_report(cfg, prepare(cfg), PassRecord())
+    with prepared(cfg) as ready:
+        return finish_and_report(cfg, ready, PassRecord())
 
 
 def main(argv: list[str] | None = None) -> int:

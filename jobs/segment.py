@@ -7,19 +7,18 @@ from __future__ import annotations
 
 import sys
 
-from cluster.manifest import read_manifest
-from cluster.pipeline.run import join_cluster, output_root
+from cluster.pipeline.run import claimed, on_cluster, open_store, read_inputs
 from cluster.pipeline.segment_pass import prepare_scoring, run_segment_pass
 from jobs.config import Config
 from jobs.entry import config_job
 
 
 def run(cfg: Config) -> dict:
-    manifest = read_manifest(cfg.input.manifest)
+    store = open_store(cfg)
+    manifest = read_inputs(cfg, store)
     scoring = prepare_scoring(cfg.scoring)
-    store = output_root(cfg)
-    join_cluster(cfg, store)
-    return {"segment": run_segment_pass(cfg, manifest, store, scoring)}
+    with claimed(cfg, store), on_cluster(cfg, store, manifest):
+        return {"segment": run_segment_pass(cfg, manifest, store, scoring)}
 
 
 def main(argv: list[str] | None = None) -> int:

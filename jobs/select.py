@@ -9,10 +9,11 @@ from __future__ import annotations
 import logging
 import sys
 
-from cluster.pipeline.run import join_cluster, open_store
+from cluster.pipeline.run import claimed, on_cluster, open_store
 from cluster.pipeline.select_pass import run_select_pass
 from cluster.progress import committed_files, record_step, step_digest, step_is_current
 from cluster.report.selection_plots import write_selection_report
+from cluster.stages.inputs import input_access
 from cluster.store import Store
 from jobs.config import Config
 from jobs.entry import config_job, require
@@ -29,15 +30,15 @@ def apply(cfg: Config, store: Store) -> dict:
         return {"select": "unchanged"}
     outcomes, files = run_select_pass(cfg, store)
     if cfg.dedup.report:
-        write_selection_report(store, files, committed_files(store, "segment", RUN.candidates))
+        candidates = committed_files(store, "segment", RUN.candidates)
+        write_selection_report(store, files, candidates, input_access(cfg, store.uri()))
     record_step(store, "select", digest, RUN.selection, files)
     return {"select": dict(outcomes)}
 
 
 def run(cfg: Config) -> dict:
-    store = open_store(cfg)
-    join_cluster(cfg, store)
-    return apply(cfg, store)
+    with claimed(cfg, open_store(cfg)) as store, on_cluster(cfg, store, manifest=[]):
+        return apply(cfg, store)
 
 
 def main(argv: list[str] | None = None) -> int:

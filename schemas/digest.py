@@ -4,6 +4,9 @@ rerun redo work, never skip work it should redo."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from pydantic import BaseModel
 from pydantic.config import JsonDict
 
@@ -19,6 +22,23 @@ def outside_digest(why: str) -> JsonDict:
 def shaping(model: BaseModel) -> dict:
     """The model's dump without the fields, at any depth, marked outside_digest."""
     return _shaping(model, model.model_dump())
+
+
+def settings_digest(settings: dict) -> str:
+    """A short hash of shaping settings (see `shaping`)."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def differences(before: dict, after: dict, prefix: str = "") -> list[str]:
+    """`key: old -> new` for every dotted key whose value differs between two settings dicts."""
+    out = []
+    for key in sorted(before.keys() | after.keys()):
+        old, new = before.get(key), after.get(key)
+        if isinstance(old, dict) and isinstance(new, dict):
+            out.extend(differences(old, new, f"{prefix}{key}."))
+        elif old != new:
+            out.append(f"{prefix}{key}: {old!r} -> {new!r}")
+    return out
 
 
 def outside(model_type: type[BaseModel], prefix: str = "") -> list[str]:

@@ -2,7 +2,7 @@
 
 Each format belongs to one trainer, and the stored counts are exact only for the token
 profile of that trainer: exporting samples counted for another consumer is refused with
-the command that recounts them (`--set tokens.consumer=...` redoes pass 3 only).
+the command that recounts them (`--set tokens.consumer=... --replace` redoes pass 3 only).
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ def export(store: Store, fmt: str, out: Path | None) -> str:
     if profiles - {CONSUMER[fmt]}:
         raise ExportError(
             f"{fmt} reads counts made for the {CONSUMER[fmt]} profile but these samples were counted for "
-            f"{sorted(profiles)}; rerun the job with --set tokens.consumer={CONSUMER[fmt]} (passes 1 and 2 are reused)"
+            f"{sorted(profiles)}; rerun the job with --set tokens.consumer={CONSUMER[fmt]} --replace "
+            "(passes 1 and 2 are reused)"
         )
     target = Store(str(out)) if out is not None else Store(store.uri(f"exports/{fmt}"), store.options)
     root = store.uri()

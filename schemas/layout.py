@@ -16,6 +16,7 @@ class RunLayout:
     media: str = "media"  # frames and clips the samples refer to
     report: str = "report"
     progress: str = "_progress"  # commit markers (cluster/progress.py)
+    lease: str = "_lease.json"  # the run that holds the root (cluster/lease.py)
     summary: str = "summary.json"
     inputs: str = "inputs.parquet"  # every input with its outcome
     config: str = "config.yaml"  # the config the run was made with

@@ -25,6 +25,7 @@ PROBE = pa.struct(
         ("has_audio", pa.bool_()),
         ("start_time", pa.float64()),
         ("probe_backend", pa.string()),
+        ("timestamp_jumps", pa.int32()),  # where timestamps jumped past input limits.max_frame_gap_s: cut there
     ]
 )
 
@@ -46,6 +47,7 @@ CANDIDATES = pa.schema(
         ("uri", pa.string()),
         ("source_fingerprint", pa.string()),  # size:mtime (or ETag) when probed
         *[(name, pa.string()) for name in TEXT_FIELDS],
+        ("text_truncated", pa.list_(pa.string())),  # the text fields cut to input.max_text_chars
         ("status", pa.string()),  # ok | filtered | error
         ("reason", pa.string()),  # why filtered
         *_ERROR_FIELDS,
@@ -56,6 +58,9 @@ CANDIDATES = pa.schema(
         ("start_s", pa.float64()),
         ("end_s", pa.float64()),
         ("duration_s", pa.float64()),
+        # frames of the segment the decoder could not produce or flagged damaged: of all its
+        # frames (split.mode scenes), or of its keyframes when those filtered it; null: not looked at
+        ("corrupt_frames", pa.int32()),
         ("display_aspect_ratio", pa.float64()),
         ("probe", PROBE),
         # scores (null when not computed; never a sentinel)

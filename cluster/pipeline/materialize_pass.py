@@ -28,6 +28,7 @@ from cluster.progress import BugBudget, ChunkCollector, ChunkLedger, committed_f
 from cluster.stages.caption_score_stage import ScoreCaptions
 from cluster.stages.caption_stage import CaptionSegments
 from cluster.stages.compose_stage import ComposeSamples, ComposeSettings
+from cluster.stages.inputs import input_access
 from cluster.stages.materialize_stage import MaterializeSegment, SampleSettings
 from cluster.store import Store
 from schemas.layout import RUN
@@ -97,7 +98,7 @@ def run_materialize_pass(cfg, manifest: list[dict], store: Store, captioning: Ca
         if row["status"] != "error" and row["segment_id"] in clustering:
             kept[row["input_index"] // size].append(row["segment_id"])
 
-    ledger = ChunkLedger(store, "materialize", cfg.digest(), (RUN.dataset, RUN.errors))
+    ledger = ChunkLedger(store, "materialize", cfg.shaping(), (RUN.dataset, RUN.errors), cfg.output.replace)
     done = ledger.committed({c: sorted(ids) for c, ids in kept.items()})
     todo = {c: sorted(ids) for c, ids in kept.items() if c not in done}
     log.info("materialize pass: %d chunks; %d committed by an earlier run", chunks, len(done))
@@ -303,7 +304,8 @@ def _settings(cfg, store: Store, carry_media: bool) -> SampleSettings:
         jpeg_quality=cfg.output.jpeg_quality,
         write_still=cfg.sample.include_image or cfg.sample.image_samples,
         config_hash=cfg.digest(),
-        guard=cfg.decoder.guard(),
+        access=input_access(cfg, store.uri()),
+        max_corrupt=cfg.limits.max_corrupt_fraction,
     )
 
 

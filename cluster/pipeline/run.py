@@ -1,5 +1,6 @@
 """One run of the pipeline, whichever command starts it: the driver-side checks before any
-work (`prepare`), and pass 3 followed by summary.json (`finish`), built once as a
+work (`prepared`), the output root claimed for the run (`claimed`: writable, leased, the
+config beside it), and pass 3 followed by summary.json (`finish`), built once as a
 `RunSummary` from what the passes report."""
 
 from __future__ import annotations
@@ -12,13 +13,17 @@ from dataclasses import asdict, dataclass, field
 
 import ray
 import yaml
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+from cluster import lease
 from cluster.accounting import Accounting, check
 from cluster.manifest import read_manifest
 from cluster.pipeline.materialize_pass import CaptionPlan, prepare_captioning, run_materialize_pass
 from cluster.pipeline.segment_pass import prepare_scoring
 from cluster.ray_session import connect
+from cluster.stages.inputs import sweep_caches
 from cluster.stages.score_stage import ScoreSettings
+from cluster.storage import is_remote
 from cluster.store import Store, StoreError
 from cluster.tokens.text import check_tokenizer
 from schemas.layout import RUN
@@ -30,13 +35,49 @@ def open_store(cfg) -> Store:
     return Store(cfg.output.root, cfg.output.storage_options)
 
 
-def output_root(cfg) -> Store:
-    """The run's output root, checked writable before any work, with the config it was run
-    under beside the results."""
-    store = open_store(cfg)
+def read_inputs(cfg, store: Store) -> list[dict]:
+    """The manifest's entries; a folder or glob leaves out the output root's own files."""
+    return read_manifest(cfg.input.manifest, store.uri(), cfg.input.max_text_chars)
+
+
+@contextmanager
+def claimed(cfg, store: Store) -> Iterator[Store]:
+    """The output root for the block: checked writable, leased to this run so that no other
+    run writes there meanwhile (cluster/lease.py), with the config it runs under beside the
+    results. The lease is given back on leaving."""
     store.check_writable()
-    store.write_text(RUN.config, yaml.safe_dump(cfg.model_dump(), sort_keys=False))
-    return store
+    with lease.held(store, cfg.output.lease_ttl_s, lease.command_line()):
+        store.write_text(RUN.config, yaml.safe_dump(cfg.model_dump(), sort_keys=False))
+        yield store
+
+
+@contextmanager
+def on_cluster(cfg, store: Store, manifest: list[dict]) -> Iterator[None]:
+    """Ray for the block (joined or started). On leaving, what the run's workers fetched of
+    remote inputs is removed, on every node when the manifest names any."""
+    join_cluster(cfg, store)
+    try:
+        yield
+    finally:
+        clear_input_caches(any(is_remote(row["uri"]) for row in manifest))
+
+
+def clear_input_caches(every_node: bool) -> None:
+    """Remove this job's caches of remote inputs (and those of ended processes): on this
+    node, or on every node of the cluster."""
+    job = ray.get_runtime_context().get_job_id()
+    if not every_node:
+        sweep_caches(job)
+        return
+    sweep = ray.remote(num_cpus=0)(sweep_caches)
+    nodes = [n["NodeID"] for n in ray.nodes() if n["Alive"]]
+    pinned = [sweep.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n, soft=False)) for n in nodes]
+    try:
+        removed = sum(ray.get([task.remote(job) for task in pinned], timeout=120))
+    except (ray.exceptions.RayError, TimeoutError) as exc:
+        log.warning("could not clear the workers' caches of remote inputs (%s); they go when their processes end", exc)
+        return
+    log.info("removed %d caches of remote inputs from %d nodes", removed, len(nodes))
 
 
 def join_cluster(cfg, store: Store) -> None:
@@ -62,15 +103,16 @@ class Prepared:
     captioning: CaptionPlan | None
 
 
-def prepare(cfg) -> Prepared:
-    """Read the manifest, check the models, tokenizer and captioner, write the config beside
-    the output and join Ray; a problem with any of them stops the run here."""
-    manifest = read_manifest(cfg.input.manifest)
+@contextmanager
+def prepared(cfg) -> Iterator[Prepared]:
+    """Read the manifest, check the models, tokenizer and captioner, claim the output root
+    and join Ray; a problem with any of them stops the run here."""
+    store = open_store(cfg)
+    manifest = read_inputs(cfg, store)
     scoring = prepare_scoring(cfg.scoring)
     check_tokenizer(cfg.tokens.tokenizer)
-    store = output_root(cfg)
-    join_cluster(cfg, store)
-    return Prepared(manifest, scoring, store, prepare_captioning(cfg, scoring.clip))
+    with claimed(cfg, store), on_cluster(cfg, store, manifest):
+        yield Prepared(manifest, scoring, store, prepare_captioning(cfg, scoring.clip))
 
 
 @dataclass

@@ -12,17 +12,17 @@ import pyarrow as pa
 import ray
 from ray.data import ActorPoolStrategy
 
-from cluster.admission import ForbiddenInput, InputPolicy, check_uri
+from cluster.admission import Admission, admit
 from cluster.models import aesthetic, clip, presets, transnet
 from cluster.progress import BugBudget, ChunkCollector, ChunkLedger, record_pass
 from cluster.stages.errors import error_fields
+from cluster.stages.inputs import InputAccess, input_access
 from cluster.stages.keyframe_stage import DecodeKeyframes
 from cluster.stages.score_stage import ScoreSegments, ScoreSettings
 from cluster.stages.segment_stage import SegmentVideo, input_fields
 from cluster.store import Store
 from cluster.video.cuts import CutParams
-from cluster.video.guard import GuardSettings
-from cluster.video.shots import SplitSettings
+from cluster.video.shots import SplitSettings, WorkLimits
 from schemas.layout import RUN
 from schemas.tables import CANDIDATES
 
@@ -59,19 +59,22 @@ def prepare_scoring(scoring) -> ScoreSettings:
 def run_segment_pass(cfg, manifest: list[dict], store: Store, scoring: ScoreSettings) -> dict:
     """Segment and score every input not yet committed by an earlier run; returns how many
     chunks were already done and how many ran."""
-    split = split_settings(cfg.split, cfg.decoder.guard(), ray.cluster_resources().get("GPU", 0))
+    split = split_settings(cfg.split, cfg.limits, ray.cluster_resources().get("GPU", 0))
     entries = [{**row, "input_index": i} for i, row in enumerate(manifest)]
     size = cfg.input.chunk_size
     chunks = [entries[i : i + size] for i in range(0, len(entries), size)]
-    ledger = ChunkLedger(store, "segment", cfg.digest(("input", "split", "scoring")), (RUN.candidates,))
+    ledger = ChunkLedger(
+        store, "segment", cfg.shaping(("input", "split", "scoring", "limits")), (RUN.candidates,), cfg.output.replace
+    )
     done = ledger.committed({c: [r["uri"] for r in rows] for c, rows in enumerate(chunks)})
     todo = {c: rows for c, rows in enumerate(chunks) if c not in done}
     log.info("segment pass: %d chunks of up to %d inputs; %d committed by an earlier run", len(chunks), size, len(done))
     budget = BugBudget(cfg.errors.max_fraction, sum(len(rows) for rows in todo.values()))
     assembler = ChunkAssembler(todo, ledger, cfg.output.rows_per_shard, budget)
-    videos = assembler.admit(cfg.input.policy(), duplicates(manifest))
+    videos = assembler.admit(admit(manifest, cfg.input.policy(store.uri())))
     if videos:
-        for batch in _scored(cfg, split, videos, scoring).iter_batches(batch_format="pyarrow", batch_size=None):
+        access = input_access(cfg, store.uri())
+        for batch in _scored(cfg, split, access, videos, scoring).iter_batches(batch_format="pyarrow", batch_size=None):
             for row in cast(pa.Table, batch).to_pylist():
                 assembler.add(row)
     assembler.finish()
@@ -80,24 +83,16 @@ def run_segment_pass(cfg, manifest: list[dict], store: Store, scoring: ScoreSett
     return counts
 
 
-def duplicates(manifest: list[dict]) -> set[int]:
-    """Positions of entries whose uri appeared earlier in the manifest."""
-    seen: set[str] = set()
-    repeated = set()
-    for i, row in enumerate(manifest):
-        if row["uri"] in seen:
-            repeated.add(i)
-        seen.add(row["uri"])
-    return repeated
-
-
-def _scored(cfg, split: SplitSettings, videos: list[dict], scoring: ScoreSettings) -> ray.data.Dataset:
+def _scored(
+    cfg, split: SplitSettings, access: InputAccess, videos: list[dict], scoring: ScoreSettings
+) -> ray.data.Dataset:
     ds: ray.data.Dataset = ray.data.from_items(videos, override_num_blocks=min(len(videos), MAX_BLOCKS))
     split_gpus = cfg.split.transnet_gpus if split.transnet_device == "cuda" else 0
     tolerate_bugs = cfg.errors.max_fraction > 0
-    ds = ds.flat_map(_conformed(SegmentVideo(split, tolerate_bugs)), num_cpus=1, num_gpus=split_gpus)
+    ds = ds.flat_map(_conformed(SegmentVideo(split, access, tolerate_bugs)), num_cpus=1, num_gpus=split_gpus)
     short_side = open_clip.get_model_config(scoring.clip.model)["vision_cfg"]["image_size"]
-    keyframes = DecodeKeyframes(cfg.scoring.keyframes, short_side, cfg.decoder.guard(), tolerate_bugs)
+    max_corrupt = cfg.limits.max_corrupt_fraction
+    keyframes = DecodeKeyframes(cfg.scoring.keyframes, short_side, access, max_corrupt, tolerate_bugs)
     ds = ds.map(keyframes, num_cpus=1)
     # with TransNetV2 on the GPUs, a scoring actor leaves a share of its GPU to the split tasks,
     # which feed it: a whole GPU per actor would let neither run
@@ -127,12 +122,12 @@ class ChunkAssembler:
         keys = {c: [e["input_index"] for e in entries] for c, entries in todo.items()}
         self.collector = ChunkCollector(keys, lambda row: row["input_index"], _all_rows, self._commit, budget)
 
-    def admit(self, policy: InputPolicy, repeated: set[int]) -> list[dict]:
+    def admit(self, admission: Admission) -> list[dict]:
         """Record refused inputs, commit chunks that need no video work; the rest to run."""
         videos, refused = [], []
         for entries in self.todo.values():
             for entry in entries:
-                row = refusal(entry, policy, entry["input_index"] in repeated)
+                row = refusal(entry, admission)
                 if row:
                     refused.append(row)
                 else:
@@ -164,16 +159,14 @@ def _all_rows(got: list[dict]) -> bool:
     return bool(got) and len(got) == (got[0]["video_rows"] or 1)
 
 
-def refusal(entry: dict, policy: InputPolicy, repeated: bool) -> dict | None:
+def refusal(entry: dict, admission: Admission) -> dict | None:
     """The candidate row of an input refused before any work, or None."""
-    uri = entry["uri"]
+    index = entry["input_index"]
     base = {**input_fields(entry), "video_rows": 1}
-    if repeated:
+    if index in admission.refused:
+        return {**base, **error_fields("admission", entry["uri"], admission.refused[index])}
+    if index in admission.duplicates:
         return {**base, "status": "filtered", "reason": "duplicate_input"}
-    try:
-        check_uri(uri, policy)
-    except ForbiddenInput as exc:
-        return {**base, **error_fields("admission", uri, exc)}
     return None
 
 
@@ -189,15 +182,15 @@ def actor_cpu_share(wanted: float, total: float) -> float:
     return fitted
 
 
-def split_settings(s, guard: GuardSettings, gpus: float) -> SplitSettings:
-    """The split stage's settings, the detector resolved for a cluster with `gpus` GPUs and,
-    for TransNetV2, loaded once here so that a missing package stops the job before any work."""
+def split_settings(s, limits, gpus: float) -> SplitSettings:
+    """The split stage's settings (`split:` and `limits:`), the detector resolved for a
+    cluster with `gpus` GPUs and, for TransNetV2, loaded once here so that a missing package
+    stops the job before any work."""
     detector = choose_detector(s.detector, gpus, transnet.installed())
     device = "cuda" if detector == "transnetv2" and gpus >= 1 else "cpu"
     if detector == "transnetv2":
         transnet.load("cpu")
     return SplitSettings(
-        guard=guard,
         mode=s.mode,
         min_seconds=s.min_seconds,
         max_seconds=s.max_seconds,
@@ -207,6 +200,12 @@ def split_settings(s, guard: GuardSettings, gpus: float) -> SplitSettings:
             ratio=s.cut_ratio,
             # every other detector parameter has the same name in split:
             **{f.name: getattr(s, f.name) for f in fields(CutParams) if f.name in type(s).model_fields},
+        ),
+        limits=WorkLimits(
+            max_frames=limits.max_frames_per_input,
+            max_segments=limits.max_segments_per_input,
+            max_frame_gap_s=limits.max_frame_gap_s,
+            max_corrupt_fraction=limits.max_corrupt_fraction,
         ),
         detector=detector,
         transnet_threshold=s.transnet_threshold,

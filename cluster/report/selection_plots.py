@@ -15,10 +15,12 @@ import matplotlib.pyplot as plt
 import pyarrow.dataset as pads
 
 from cluster.report.figures import save_figure
-from cluster.storage import local_copy
+from cluster.sources import read
+from cluster.stages.errors import INPUT_ERRORS
+from cluster.stages.inputs import InputAccess, opened
 from cluster.store import Store
 from cluster.video.decode import read_frames_at
-from cluster.video.guard import GuardSettings, guarded
+from cluster.video.guard import guarded
 from schemas.layout import RUN
 from schemas.tables import CANDIDATES, SELECTION
 
@@ -28,8 +30,11 @@ THUMB = (144, 256)
 SELECTION_PLOTS = ("cluster_sizes.png", "drop_reasons.png", "duplicate_pairs.png")
 
 
-def write_selection_report(store: Store, selection_files: list[str], candidate_files: list[str]) -> list[str]:
-    """The select pass's plots, drawn in a temporary folder and written to report/."""
+def write_selection_report(
+    store: Store, selection_files: list[str], candidate_files: list[str], access: InputAccess
+) -> list[str]:
+    """The select pass's plots, drawn in a temporary folder and written to report/; the
+    duplicate pairs' keyframes are decoded from the inputs as `access` allows."""
     selection = store.dataset(selection_files, SELECTION).to_table(
         columns=["segment_id", "cluster_id", "drop_reason", "duplicate_of"]
     )
@@ -42,7 +47,7 @@ def write_selection_report(store: Store, selection_files: list[str], candidate_f
         ):  # a rerun that finds none must not show the last run's pairs
             store.delete([f"{RUN.report}/{duplicates.name}"])
         if pairs:
-            written.append(_duplicate_pairs(store.dataset(candidate_files, CANDIDATES), pairs, duplicates))
+            written.append(_duplicate_pairs(store.dataset(candidate_files, CANDIDATES), pairs, duplicates, access))
         store.upload(tmp, RUN.report)
     return [f"{RUN.report}/{p.name}" for p in written]
 
@@ -71,7 +76,7 @@ def _drop_reasons(selection, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def _duplicate_pairs(candidates: pads.Dataset, pairs: list[tuple[str, str]], path: Path) -> Path:
+def _duplicate_pairs(candidates: pads.Dataset, pairs: list[tuple[str, str]], path: Path, access: InputAccess) -> Path:
     wanted = {s for pair in pairs for s in pair}
     rows = {
         r["segment_id"]: r for r in candidates.to_table(filter=pads.field("segment_id").isin(list(wanted))).to_pylist()
@@ -79,17 +84,22 @@ def _duplicate_pairs(candidates: pads.Dataset, pairs: list[tuple[str, str]], pat
     fig, axes = plt.subplots(len(pairs), 2, figsize=(6, 1.9 * len(pairs)), squeeze=False)
     for (dup, kept), (left, right) in zip(pairs, axes, strict=True):
         for ax, segment, label in ((left, dup, "dropped"), (right, kept, "kept")):
-            ax.imshow(_keyframe(rows[segment]))
-            ax.set_title(f"{label} {segment[:9]} @{rows[segment]['start_s']:.1f}s", fontsize=7)
+            shown = label
+            try:
+                ax.imshow(_keyframe(rows[segment], access))
+            except INPUT_ERRORS as exc:  # the input went away since pass 1: the plot says so
+                log.warning("duplicate pairs: no keyframe of %s (%s)", segment, exc)
+                shown = f"{label} (unreadable now)"
+            ax.set_title(f"{shown} {segment[:9]} @{rows[segment]['start_s']:.1f}s", fontsize=7)
             ax.axis("off")
     return save_figure(fig, path)
 
 
-def _keyframe(row: dict):
+def _keyframe(row: dict, access: InputAccess):
     times = row["keyframe_times"] or [(row["start_s"] + row["end_s"]) / 2]
     probe = row["probe"]
     h = THUMB[0]
     w = max(1, round(h * probe["display_width"] / probe["display_height"]))
-    with local_copy(row["uri"]) as path:
-        args = (path, [times[len(times) // 2]], probe["start_time"], probe["rotation"], (h, w))
-        return guarded(GuardSettings(), row["uri"], 0.0, read_frames_at, *args)[0]
+    with opened(row["uri"], access, row["source_fingerprint"]) as source:
+        args = ([times[len(times) // 2]], probe["start_time"], probe["rotation"], (h, w))
+        return guarded(access.guard, row["uri"], 0.0, read, source, read_frames_at, *args)[0]

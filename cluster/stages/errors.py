@@ -7,16 +7,21 @@ import logging
 import av
 
 from cluster import metrics
+from cluster.admission import ForbiddenInput
+from cluster.sources import named
 from cluster.storage import InputChanged, InputUnavailable
 from cluster.tokens.geometry import GeometryError
 from cluster.tokens.sampling import SamplingError
 from cluster.video.decode import FramesMissing
 from cluster.video.guard import DecoderCrashed, DecoderTimeout
 from cluster.video.probe import ProbeError
+from cluster.video.shots import WorkLimitExceeded
 from schemas.tables import BUG_REASON
 
 # The failures that belong to one input: it cannot be fetched, read, decoded or sampled, it
-# is too large to decode, it changed under the run, or the decoder crashed or hung on it.
+# is too large to decode or would cause more work than the limits allow, it changed under
+# the run or was swapped for a file outside the allowed roots, or the decoder crashed or
+# hung on it.
 # They become that input's error rows. Anything else is a bug (a renamed column, a wrong
 # type) and fails the task, and so the job, with its traceback: a bug must not pass as a
 # run in which every row errored.
@@ -26,6 +31,8 @@ INPUT_ERRORS: tuple[type[Exception], ...] = (
     FramesMissing,
     InputUnavailable,
     InputChanged,
+    ForbiddenInput,
+    WorkLimitExceeded,
     DecoderCrashed,
     DecoderTimeout,
     SamplingError,
@@ -53,11 +60,7 @@ def failed_row(stage: str, uri: str, exc: Exception) -> dict:
 
 
 def error_fields(stage: str, uri: str, exc: BaseException) -> dict:
-    log.warning("%s failed for %s: %s: %s", stage, uri, type(exc).__name__, exc)
+    message = named(str(exc), uri)[:2000] or repr(exc)
+    log.warning("%s failed for %s: %s: %s", stage, uri, type(exc).__name__, message)
     metrics.count("vidcurate_errors", stage=stage, error_type=type(exc).__name__)
-    return {
-        "status": "error",
-        "stage": stage,
-        "error_type": type(exc).__name__,
-        "error_message": str(exc)[:2000] or repr(exc),
-    }
+    return {"status": "error", "stage": stage, "error_type": type(exc).__name__, "error_message": message}

@@ -14,10 +14,12 @@ from PIL import Image
 
 from cluster import metrics
 from cluster.scores import REDUNDANCY_SIZE, frame_differences, redundancy_score
+from cluster.sources import read
 from cluster.stages.errors import caught, failed_row
-from cluster.storage import check_unchanged, local_copy
-from cluster.video.decode import read_frames_at
-from cluster.video.guard import GuardSettings, guarded
+from cluster.stages.inputs import InputAccess, opened
+from cluster.video.decode import CorruptFrames, read_frames_at
+from cluster.video.guard import guarded
+from cluster.video.shots import CORRUPT
 
 JPEG_QUALITY = 95
 
@@ -37,12 +39,16 @@ def model_size(display_h: int, display_w: int, short_side: int) -> tuple[int, in
 
 class DecodeKeyframes:
     """Callable for `Dataset.map`: adds `keyframes` (JPEG bytes), `keyframe_times`,
-    `keyframe_diffs` and `redundancy` to ok rows; other rows pass through."""
+    `keyframe_diffs` and `redundancy` to ok rows; other rows pass through. A segment whose
+    keyframes are mostly missing or damaged in the file is filtered as corrupt_frames."""
 
-    def __init__(self, count: int, short_side: int, guard: GuardSettings, tolerate_bugs: bool = False):
+    def __init__(
+        self, count: int, short_side: int, access: InputAccess, max_corrupt: float, tolerate_bugs: bool = False
+    ):
         self.count = count
         self.short_side = short_side
-        self.guard = guard
+        self.access = access
+        self.max_corrupt = max_corrupt
         self.caught = caught(tolerate_bugs)
 
     def __call__(self, row: dict) -> dict:
@@ -53,12 +59,13 @@ class DecodeKeyframes:
         times = keyframe_times(row["start_s"], row["end_s"], self.count)
         size = model_size(probe["display_height"], probe["display_width"], self.short_side)
         try:
-            check_unchanged(row["uri"], row["source_fingerprint"])
-            with local_copy(row["uri"]) as path:
-                args = (path, times, probe["start_time"], probe["rotation"], size)
+            with opened(row["uri"], self.access, row["source_fingerprint"]) as source:
+                args = (times, probe["start_time"], probe["rotation"], size, self.max_corrupt)
                 with metrics.timed("vidcurate_decode_seconds", stage="keyframes"):
-                    frames = guarded(self.guard, row["uri"], 0.0, read_frames_at, *args)
+                    frames = guarded(self.access.guard, row["uri"], 0.0, read, source, read_frames_at, *args)
             metrics.count("vidcurate_frames_decoded", len(frames), stage="keyframes")
+        except CorruptFrames as exc:
+            return {**row, "status": "filtered", "reason": CORRUPT, "corrupt_frames": exc.bad}
         except self.caught as exc:
             return {**row, **failed_row("keyframes", row["uri"], exc)}
         diffs = frame_differences(np.stack([_gray(f) for f in frames]))

@@ -17,16 +17,18 @@ import pyarrow as pa
 
 from cluster import ids, metrics
 from cluster.samples import manifest_caption
+from cluster.sources import Source, read
 from cluster.stages.errors import caught, failed_row
-from cluster.storage import check_unchanged, local_copy
+from cluster.stages.inputs import InputAccess, opened
 from cluster.store import Store
 from cluster.tokens.budget import OverBudget, fit_video
 from cluster.tokens.profiles import TokenProfile
 from cluster.tokens.sampling import VideoPlan, plan_image
-from cluster.video.decode import read_frames_at
-from cluster.video.guard import GuardSettings, guarded
+from cluster.video.decode import CorruptFrames, read_frames_at
+from cluster.video.guard import guarded
 from cluster.video.media import encode_clip, encode_jpeg
 from cluster.video.probe import probe_video
+from cluster.video.shots import CORRUPT
 from schemas.layout import RUN
 from schemas.tables import PASS3_WORK, PIPELINE_VERSION, table_from_rows
 
@@ -44,7 +46,8 @@ class SampleSettings:
     jpeg_quality: int
     write_still: bool  # the best keyframe as an image (include_image or image_samples)
     config_hash: str
-    guard: GuardSettings
+    access: InputAccess
+    max_corrupt: float  # share of the sampled frames that may be missing or damaged in the file
 
 
 class MaterializeSegment:
@@ -62,21 +65,23 @@ class MaterializeSegment:
     def materialize(self, row: dict) -> dict:
         stage = "decode"
         try:
-            check_unchanged(row["uri"], row["source_fingerprint"])
-            with local_copy(row["uri"]) as path:
-                timestamps = self._timeline(row["uri"], path)
+            with opened(row["uri"], self.settings.access, row["source_fingerprint"]) as source:
+                timestamps = self._timeline(source)
                 plan, profile, note = self._plan(row)
                 stage = "write_media"
-                media = self._write(row, path, timestamps, plan, profile)
+                media = self._write(row, source, timestamps, plan, profile)
         except OverBudget as exc:
             return {**_identity(row), "status": "filtered", "reason": "over_token_budget", "error_message": str(exc)}
+        except CorruptFrames as exc:
+            return {**_identity(row), "status": "filtered", "reason": CORRUPT, "error_message": str(exc)}
         except self.caught as exc:
             return {**_identity(row), **failed_row(stage, row["uri"], exc)}
         return {**_identity(row), "status": "ok", **self._sample(row, plan, profile, note, media)}
 
-    def _timeline(self, uri: str, path: str) -> np.ndarray:
+    def _timeline(self, source: Source) -> np.ndarray:
+        uri = source.uri
         if uri not in self._timelines:
-            self._timelines[uri] = guarded(self.settings.guard, uri, 0.0, probe_video, path).timestamps
+            self._timelines[uri] = guarded(self.settings.access.guard, uri, 0.0, read, source, probe_video).timestamps
             if len(self._timelines) > 4:
                 self._timelines.popitem(last=False)
         return self._timelines[uri]
@@ -99,22 +104,24 @@ class MaterializeSegment:
         probe = row["probe"]
         return plan_image(probe["display_height"], probe["display_width"], self.settings.profile)
 
-    def _write(self, row: dict, path: str, timestamps: np.ndarray, plan: VideoPlan, profile: TokenProfile) -> dict:
+    def _write(self, row: dict, source: Source, timestamps: np.ndarray, plan: VideoPlan, profile: TokenProfile) -> dict:
         s, probe = self.settings, row["probe"]
         sample = ids.sample_id(row["segment_id"], "video", profile.name)
         rel = posixpath.join(RUN.media, sample[1:3], sample)
         absolute = [row["start_frame"] + i for i in plan.indices]
         with metrics.timed("vidcurate_decode_seconds", stage="materialize"):
             frames = guarded(
-                s.guard,
+                s.access.guard,
                 row["uri"],
                 row["duration_s"],
+                read,
+                source,
                 read_frames_at,
-                path,
                 timestamps[absolute],
                 probe["start_time"],
                 probe["rotation"],
                 plan.stored_size,
+                s.max_corrupt,
             )
         metrics.count("vidcurate_frames_decoded", len(frames), stage="materialize")
         out: dict = {"sample_id": sample, "frames": [], "clip": None, "image": None}
@@ -131,11 +138,12 @@ class MaterializeSegment:
             image_plan = self._image_plan(row)
             when = [_best_keyframe(row, timestamps[absolute])]
             (still,) = guarded(
-                s.guard,
+                s.access.guard,
                 row["uri"],
                 0.0,
+                read,
+                source,
                 read_frames_at,
-                path,
                 when,
                 probe["start_time"],
                 probe["rotation"],

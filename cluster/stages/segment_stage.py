@@ -7,12 +7,13 @@ A video that cannot be read yields exactly one error row, so no input disappears
 from __future__ import annotations
 
 from cluster import ids, metrics
+from cluster.sources import read
 from cluster.stages.errors import caught, failed_row
-from cluster.storage import fingerprint, local_copy
+from cluster.stages.inputs import InputAccess, opened
 from cluster.tokens.geometry import MAX_RATIO
 from cluster.video.guard import guarded
 from cluster.video.probe import VideoProbe, probe_video
-from cluster.video.shots import SplitSettings, segments_of
+from cluster.video.shots import SplitSettings, check_frames, segments_of
 from cluster.video.split import Segment
 from schemas.tables import TEXT_FIELDS
 
@@ -20,8 +21,9 @@ from schemas.tables import TEXT_FIELDS
 class SegmentVideo:
     """Callable for `Dataset.flat_map`."""
 
-    def __init__(self, settings: SplitSettings, tolerate_bugs: bool = False):
+    def __init__(self, settings: SplitSettings, access: InputAccess, tolerate_bugs: bool = False):
         self.settings = settings
+        self.access = access
         self.caught = caught(tolerate_bugs)
 
     def __call__(self, row: dict) -> list[dict]:
@@ -34,16 +36,17 @@ class SegmentVideo:
     def _rows(self, row: dict) -> list[dict]:
         uri = row["uri"]
         base = input_fields(row)
-        stage, guard = "probe", self.settings.guard
+        stage, guard, limits = "probe", self.access.guard, self.settings.limits
         try:
-            base["source_fingerprint"] = fingerprint(uri)
-            with local_copy(uri) as path:
-                probe = guarded(guard, uri, 0.0, probe_video, path)
+            with opened(uri, self.access) as source:
+                base["source_fingerprint"] = source.identity
+                probe = guarded(guard, uri, 0.0, read, source, probe_video, limits.max_frame_gap_s)
                 if probe.display_aspect_ratio > MAX_RATIO or 1 / probe.display_aspect_ratio > MAX_RATIO:
                     return [{**base, **_video_fields(probe), "status": "filtered", "reason": "extreme_aspect_ratio"}]
+                check_frames(uri, probe, limits)
                 stage = "split"
                 with metrics.timed("vidcurate_decode_seconds", stage="split"):
-                    segments = guarded(guard, uri, probe.duration, segments_of, path, probe, self.settings)
+                    segments = guarded(guard, uri, probe.duration, read, source, segments_of, probe, self.settings)
                 if self.settings.mode == "scenes":
                     metrics.count("vidcurate_frames_decoded", probe.num_frames, stage="split")
         except self.caught as exc:
@@ -59,6 +62,7 @@ def input_fields(entry: dict) -> dict:
         "input_index": entry["input_index"],
         "video_id": ids.video_id(uri),
         **{k: _text(entry.get(k)) for k in TEXT_FIELDS},
+        "text_truncated": entry.get("text_truncated") or [],
     }
 
 
@@ -84,4 +88,5 @@ def _segment_row(base: dict, probe: VideoProbe, index: int, seg: Segment) -> dic
         "start_s": round(seg.start_s, 6),
         "end_s": round(seg.end_s, 6),
         "duration_s": round(seg.duration_s, 6),
+        "corrupt_frames": seg.corrupt_frames,
     }

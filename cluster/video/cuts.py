@@ -211,7 +211,7 @@ def dissolves(stats: FrameStats, params: CutParams = CutParams()) -> list[Bounda
             )
         passing[ends[ok] - h] = True
     found: list[Boundary] = []
-    for a, b in _runs(passing):
+    for a, b in runs(passing):
         widen = max(1, round((b - a) / 3))
         start, end = max(0, a - widen), min(n, b + widen)
         if found and start <= found[-1].end + params.min_scene_frames:  # no shot between them: one dissolve
@@ -258,7 +258,7 @@ def flat_regions(stats: FrameStats, params: CutParams) -> list[Boundary]:
     of any colour); a flat blip whose content returns within flash_frames (a white flash)
     is neither."""
     regions: list[Boundary] = []
-    for a, b in _runs(stats.luma_std < params.flat_luma_std):
+    for a, b in runs(stats.luma_std < params.flat_luma_std):
         if b - a >= params.blank_frames:
             regions.append(Boundary(a, b, "blank"))
             continue
@@ -284,9 +284,9 @@ def model_boundaries(
     when that is at most `max_cut_frames` long (they are the frames before the cut), a
     gradual transition otherwise, whose frames belong to neither shot. Transitions with
     fewer than `min_scene_frames` between them are one."""
-    extents = _runs(inside > threshold)
+    extents = runs(inside > threshold)
     found: list[Boundary] = []
-    for start, end in _runs(centres > threshold):
+    for start, end in runs(centres > threshold):
         around = [(a, b) for a, b in extents if a < end and start < b]
         lo, hi = min([start, *(a for a, _ in around)]), max([end, *(b for _, b in around)])
         boundary = Boundary(hi, hi, "cut") if hi - lo <= max_cut_frames else Boundary(lo, hi, "transition")
@@ -300,7 +300,7 @@ def model_boundaries(
     return found
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+def runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """[start, end) of each run of True in `mask`."""
     edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))).tolist()
     return list(zip(edges[::2], edges[1::2], strict=True))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 
 import av
 import numpy as np
@@ -25,6 +26,38 @@ class SeekMissed(RuntimeError):
 
 class FramesMissing(RuntimeError):
     """The video holds no frame at a time its index promised."""
+
+
+class CorruptFrames(RuntimeError):
+    """More of the frames asked for than allowed were missing (their packets did not decode,
+    so a neighbour would stand in) or reported damaged by the decoder."""
+
+    def __init__(self, path: str, bad: int, total: int):
+        super().__init__(path, bad, total)  # the arguments, so it pickles back from the decoder child
+        self.path, self.bad, self.total = path, bad, total
+
+    def __str__(self) -> str:
+        return (
+            f"{self.path}: {self.bad} of {self.total} frames are missing or damaged in the file "
+            "(undecodable packets, error concealment); the segment is not usable as training data"
+        )
+
+
+@dataclass
+class FrameLog:
+    """What a pass over a video decoded: each frame's presentation time (None without
+    timestamps) and whether the decoder reported it damaged."""
+
+    times: list[float | None] = field(default_factory=list)
+    corrupt: list[bool] = field(default_factory=list)
+
+    def add(self, frame: av.VideoFrame) -> None:
+        self.times.append(frame.time)
+        self.corrupt.append(bool(frame.is_corrupt))
+
+    def extend(self, other: FrameLog) -> None:
+        self.times.extend(other.times)
+        self.corrupt.extend(other.corrupt)
 
 
 def decoder_threads() -> int:
@@ -64,13 +97,13 @@ def decoded_frames(container: av.container.InputContainer, stream: av.VideoStrea
 
 def iter_analysis_frames(
     path: str,
-    times: list[float | None] | None = None,
+    log: FrameLog | None = None,
     batch_size: int = 256,
     span: tuple[int | None, int | None] = (None, None),
     threads: int | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield batches of (N, 36*64 + 2*18*32) uint8 YUV thumbnails of every decodable frame,
-    in order; each frame's presentation time (None without timestamps) goes to `times`.
+    in order; each frame's time and damage go to `log`.
     `span` limits the pass to frames with start <= pts < end (stream time base), starting
     at `start`, which must be a keyframe's pts (see keyframe_splits).
 
@@ -100,8 +133,8 @@ def iter_analysis_frames(
                     start = None
                 if end is not None and frame.pts >= end:
                     break
-            if times is not None:
-                times.append(frame.time)
+            if log is not None:
+                log.add(frame)
             batch.append(_thumbnail(frame))
             if len(batch) == batch_size:
                 yield np.stack(batch)
@@ -196,12 +229,17 @@ def read_frames_at(
     start_time: float,
     rotation: int,
     size: tuple[int, int],
+    max_corrupt_fraction: float = 1.0,
 ) -> list[np.ndarray]:
     """Decode the frames shown at `times` (seconds after `start_time`) as RGB arrays of
-    `size` (h, w) in display orientation. Frames are matched to the nearest decoded one."""
+    `size` (h, w) in display orientation. Frames are matched to the nearest decoded one; a
+    wanted frame whose nearest decoded one is more than 1.5 frame intervals away is missing
+    (its packets did not decode), and one the decoder flags is damaged. More of those than
+    `max_corrupt_fraction` of the frames raises CorruptFrames instead of returning stand-ins."""
     wanted = np.asarray(sorted(times), dtype=np.float64)
     coded_h, coded_w = (size[1], size[0]) if rotation in (90, 270) else size
     out: list[np.ndarray] = []
+    bad = 0
     with av.open(path) as container:
         stream = _open_video_stream(container)
         seekable = container.duration is not None
@@ -216,16 +254,26 @@ def read_frames_at(
             t = float(frame.time) - start_time if seekable and frame.time is not None else count / rate
             while len(out) < len(wanted) and t >= wanted[len(out)] - 1e-6:
                 target = wanted[len(out)]
-                chosen = frame if previous is None or abs(t - target) <= abs(previous[0] - target) else previous[1]
-                out.append(_to_display(chosen, coded_w, coded_h, rotation))
+                nearest = (t, frame) if previous is None or abs(t - target) <= abs(previous[0] - target) else previous
+                bad += _stands_in(nearest, target, rate)
+                out.append(_to_display(nearest[1], coded_w, coded_h, rotation))
             if len(out) == len(wanted):
                 break
             previous = (t, frame)
         while previous is not None and len(out) < len(wanted):
+            bad += _stands_in(previous, wanted[len(out)], rate)
             out.append(_to_display(previous[1], coded_w, coded_h, rotation))
     if len(out) < len(wanted):
         raise FramesMissing(f"{path}: decoded no frame at or after {wanted[0]:.3f}s; the file is likely truncated")
+    if bad > max_corrupt_fraction * len(wanted):
+        raise CorruptFrames(path, bad, len(wanted))
     return out
+
+
+def _stands_in(nearest: tuple[float, av.VideoFrame], target: float, rate: float) -> bool:
+    """Whether the nearest decoded frame only stands in for the one wanted at `target`: it
+    is over 1.5 frame intervals away (the wanted one did not decode), or it is damaged."""
+    return bool(abs(nearest[0] - target) > 1.5 / rate or nearest[1].is_corrupt)
 
 
 def _to_display(frame: av.VideoFrame, width: int, height: int, rotation: int) -> np.ndarray:

@@ -4,11 +4,17 @@ Frame count and per-frame timestamps come from decord's index (no decoding); whe
 cannot open the file (e.g. a container without duration) they come from a PyAV packet scan.
 Container-level facts decord does not expose (sample aspect ratio, display matrix, codec,
 audio, start time) always come from PyAV headers plus the first decoded frame.
+
+A gap between two frames' timestamps longer than `max_gap_s` is a jump (a broken or hostile
+file: one frame stamped a million seconds late). The duration is the time the frames play,
+each jump counted as one frame interval, so a claimed span never turns into work or into a
+longer decoding time limit; the split cuts the video at each jump.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -25,7 +31,7 @@ class ProbeError(RuntimeError):
 @dataclass
 class VideoProbe:
     num_frames: int
-    duration: float  # seconds, from first frame start to last frame end
+    duration: float  # seconds the frames play, first frame start to last frame end, jumps left out
     avg_fps: float
     coded_width: int
     coded_height: int
@@ -38,6 +44,8 @@ class VideoProbe:
     start_time: float  # seconds of the first frame's pts
     backend: str  # which reader produced the timestamps
     timestamps: np.ndarray = field(repr=False)  # frame start times (s), relative to start_time
+    frame_step: float = 0.0  # the median interval between frames (s)
+    jumps: tuple[int, ...] = ()  # frames whose timestamp jumps past the one before by more than max_gap_s
 
     @property
     def display_aspect_ratio(self) -> float:
@@ -59,10 +67,11 @@ class VideoProbe:
             "has_audio": self.has_audio,
             "start_time": self.start_time,
             "probe_backend": self.backend,
+            "timestamp_jumps": len(self.jumps),
         }
 
 
-def probe_video(path: str) -> VideoProbe:
+def probe_video(path: str, max_gap_s: float = math.inf) -> VideoProbe:
     """Probe a local file. Raises ProbeError with the reason when it is not a usable video."""
     path = str(path)
     header = _read_header(path)
@@ -75,8 +84,10 @@ def probe_video(path: str) -> VideoProbe:
         timestamps, backend = _pyav_timestamps(path, header["start_time"], header["rate"]), "pyav"
     if len(timestamps) == 0:
         raise ProbeError(f"{path}: the video stream holds no frames")
-    frame_step = float(np.median(np.diff(timestamps))) if len(timestamps) > 1 else 1 / header["rate"]
-    duration = float(timestamps[-1] - timestamps[0]) + frame_step
+    steps = np.diff(timestamps)
+    frame_step = float(np.median(steps)) if len(steps) else 1 / header["rate"]
+    jumps = np.flatnonzero(steps > max_gap_s)
+    duration = float(timestamps[-1] - timestamps[0]) + frame_step - float(np.sum(steps[jumps] - frame_step))
     sar = header["sar"]
     display_w, display_h = _display_size(header["width"], header["height"], sar, header["rotation"])
     return VideoProbe(
@@ -94,6 +105,8 @@ def probe_video(path: str) -> VideoProbe:
         start_time=header["start_time"],
         backend=backend,
         timestamps=timestamps,
+        frame_step=frame_step,
+        jumps=tuple(int(j) + 1 for j in jumps),
     )
 
 
@@ -142,9 +155,14 @@ def _decord_timestamps(path: str) -> np.ndarray:
         n = len(reader)
         if n == 0:
             raise ProbeError(f"{path}: decord found no frames")
-        return np.asarray(reader.get_frame_timestamp(np.arange(n))[:, 0], dtype=np.float64)
+        times = np.asarray(reader.get_frame_timestamp(np.arange(n))[:, 0], dtype=np.float64)
     finally:
         del reader
+    if np.any(np.diff(times) <= 0):
+        # decord keeps times as float32: far from zero (a stamp a million seconds late)
+        # neighbouring frames get the same time, and PyAV's float64 scan is needed
+        raise ProbeError(f"{path}: decord's frame times do not increase")
+    return times
 
 
 def _pyav_timestamps(path: str, start_time: float, rate: float) -> np.ndarray:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cluster.video.cuts import STAT_FIELDS, CutParams, FrameStats, StatsStream, concat_stats
-from cluster.video.decode import SeekMissed, decoder_threads, iter_analysis_frames, keyframe_splits
+from cluster.video.decode import FrameLog, SeekMissed, decoder_threads, iter_analysis_frames, keyframe_splits
 
 log = logging.getLogger(__name__)
 
@@ -29,34 +29,34 @@ MIN_STRETCH_SECONDS = 8.0
 @dataclass
 class Stretch:
     stats: FrameStats
-    times: list[float | None] = field(default_factory=list)
+    decoded: FrameLog = field(default_factory=FrameLog)
     head: np.ndarray | None = None  # its first `history` thumbnails, rescored at the join
     tail: np.ndarray | None = None  # its last `history` thumbnails, history for the next stretch
 
 
 def scene_stats(
-    path: str, params: CutParams, times: list[float | None] | None = None, workers: int | None = None
+    path: str, params: CutParams, decoded: FrameLog | None = None, workers: int | None = None
 ) -> FrameStats:
     """Per-frame statistics (see cuts.FrameStats) of every decodable frame, each frame's
-    presentation time appended to `times`, decoded by up to `workers` decoders (default:
-    the CPUs this process may use)."""
+    time and damage appended to `decoded`, decoded by up to `workers` decoders (default: the
+    CPUs this process may use)."""
     splits = keyframe_splits(path, workers or decoder_threads(), MIN_STRETCH_SECONDS)
     bounds = list(zip([None, *splits], [*splits, None], strict=True))
     if len(bounds) > 1:
         try:
             with ThreadPoolExecutor(len(bounds), thread_name_prefix="thumbnail-pass") as pool:
                 return _join(
-                    list(pool.map(lambda span: _stretch(path, span, params, threads=1), bounds)), params, times
+                    list(pool.map(lambda span: _stretch(path, span, params, threads=1), bounds)), params, decoded
                 )
         except SeekMissed as exc:
             log.warning("%s; reading the file in one pass", exc)
-    return _join([_stretch(path, (None, None), params, threads=None)], params, times)
+    return _join([_stretch(path, (None, None), params, threads=None)], params, decoded)
 
 
 def _stretch(path: str, span: tuple[int | None, int | None], params: CutParams, threads: int | None) -> Stretch:
     stream = StatsStream(params)
     out = Stretch(stream.finish())
-    for batch in iter_analysis_frames(path, out.times, span=span, threads=threads):
+    for batch in iter_analysis_frames(path, out.decoded, span=span, threads=threads):
         if out.head is None:
             out.head = batch[: params.history]
         stream.push(batch)
@@ -64,7 +64,7 @@ def _stretch(path: str, span: tuple[int | None, int | None], params: CutParams, 
     return out
 
 
-def _join(stretches: list[Stretch], params: CutParams, times: list[float | None] | None) -> FrameStats:
+def _join(stretches: list[Stretch], params: CutParams, decoded: FrameLog | None) -> FrameStats:
     """One FrameStats, each stretch's first frames rescored against the frames before it."""
     parts: list[FrameStats] = []
     history: np.ndarray | None = None
@@ -81,6 +81,6 @@ def _join(stretches: list[Stretch], params: CutParams, times: list[float | None]
         else:
             history = stretch.tail
         parts.append(stats)
-        if times is not None:
-            times.extend(stretch.times)
+        if decoded is not None:
+            decoded.extend(stretch.decoded)
     return concat_stats(parts, params)

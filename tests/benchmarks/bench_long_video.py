@@ -42,16 +42,15 @@ def pyav_decode(path: str) -> dict:
 
 
 def vidcurate(path: str) -> dict:
+    from local_inputs import access
+
     from cluster.stages.segment_stage import SegmentVideo
     from cluster.tokens.profiles import TokenProfile
     from cluster.tokens.sampling import plan_video
     from cluster.video.cuts import CutParams
-    from cluster.video.guard import GuardSettings
     from cluster.video.shots import SplitSettings
 
-    rows = SegmentVideo(SplitSettings("scenes", 2.0, 20.0, 2.0, CutParams(), GuardSettings()))(
-        {"uri": path, "input_index": 0}
-    )
+    rows = SegmentVideo(SplitSettings("scenes", 2.0, 20.0, 2.0, CutParams()), access())({"uri": path, "input_index": 0})
     profile = TokenProfile(consumer="qwen-vl-utils")
     tokens = 0
     for row in rows:
@@ -126,5 +125,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    sys.path[:0] = [str(Path(__file__).resolve().parents[2]), str(Path(__file__).resolve().parents[1])]
     main()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -20,11 +21,13 @@ import ray
 import torch
 from ray.data import ActorPoolStrategy
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from local_inputs import access
+
 from cluster.models.aesthetic import HEADS
 from cluster.models.clip import ClipSpec
 from cluster.stages.keyframe_stage import DecodeKeyframes
 from cluster.stages.score_stage import ScoreSegments, ScoreSettings
-from cluster.video.guard import GuardSettings
 from cluster.video.probe import probe_video
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "videos"
@@ -33,7 +36,7 @@ KEYFRAMES = 4
 
 def keyframe_rows(segments: int) -> list[dict]:
     videos = sorted(SHARED.iterdir())
-    decode = DecodeKeyframes(KEYFRAMES, 224, GuardSettings())
+    decode = DecodeKeyframes(KEYFRAMES, 224, access(), max_corrupt=1.0)
     rows = []
     for i in range(segments):
         path = videos[i % len(videos)]

@@ -5,7 +5,7 @@ used."""
 import pyarrow as pa
 import pytest
 
-from cluster.progress import ChunkLedger, committed_files, record_step, step_files
+from cluster.progress import ChunkLedger, SettingsChanged, committed_files, record_step, step_files
 from cluster.store import Store, StoreError
 
 SCHEMA = pa.schema([("id", pa.string()), ("n", pa.int64())])
@@ -60,7 +60,7 @@ def _write_chunk(ledger: ChunkLedger, chunk: int, ids: list[str], commit: bool) 
 
 
 def test_only_files_a_marker_lists_are_read_and_a_rerun_deletes_the_rest(store):
-    ledger = ChunkLedger(store, "pass", "digest", ("table",))
+    ledger = ChunkLedger(store, "pass", {"threshold": 1}, ("table",))
     assert ledger.committed({0: ["a", "b", "c"], 1: ["d"]}) == {}
     kept = _write_chunk(ledger, 0, ["a", "b", "c"], commit=True)
     orphans = _write_chunk(ledger, 1, ["d"], commit=False)  # the attempt is killed before its marker
@@ -69,7 +69,7 @@ def test_only_files_a_marker_lists_are_read_and_a_rerun_deletes_the_rest(store):
     rows = store.dataset(committed_files(store, "pass", "table"), SCHEMA).to_table().column("id").to_pylist()
     assert sorted(rows) == ["a", "b", "c"]
 
-    rerun = ChunkLedger(store, "pass", "digest", ("table",))
+    rerun = ChunkLedger(store, "pass", {"threshold": 1}, ("table",))
     assert rerun.committed({0: ["a", "b", "c"], 1: ["d"]}) == {0: {"rows": 3}}
     assert store.files("table") == kept and not set(orphans) & set(store.files("table"))
     redone = _write_chunk(rerun, 1, ["d"], commit=True)
@@ -77,11 +77,15 @@ def test_only_files_a_marker_lists_are_read_and_a_rerun_deletes_the_rest(store):
     assert committed_files(store, "pass", "table") == sorted(kept + redone)
 
 
-def test_a_marker_of_another_config_is_dropped_with_its_files(store):
-    ledger = ChunkLedger(store, "pass", "old", ("table",))
+def test_chunks_of_other_settings_are_replaced_only_when_the_run_may(store):
+    ledger = ChunkLedger(store, "pass", {"tokens": {"consumer": "llamafactory"}}, ("table",))
     ledger.committed({0: ["a"]})
-    _write_chunk(ledger, 0, ["a"], commit=True)
-    assert ChunkLedger(store, "pass", "new", ("table",)).committed({0: ["a"]}) == {}
+    kept = _write_chunk(ledger, 0, ["a"], commit=True)
+    changed = {"tokens": {"consumer": "qwen-vl-utils"}}
+    with pytest.raises(SettingsChanged, match=r"tokens.consumer: 'llamafactory' -> 'qwen-vl-utils'.*--replace"):
+        ChunkLedger(store, "pass", changed, ("table",)).committed({0: ["a"]})
+    assert store.files("table") == kept, "a refused run removes nothing"
+    assert ChunkLedger(store, "pass", changed, ("table",), replace=True).committed({0: ["a"]}) == {}
     assert store.files("table") == [] and store.files("_progress/pass") == []
 
 

@@ -18,6 +18,7 @@ import yaml
 from browser import image_states, rendered_dom
 from PIL import Image
 
+from cluster.progress import SettingsChanged
 from cluster.samples import check_conversation
 from cluster.video.synth import scene_frames, write_video
 from jobs.config import parse_config
@@ -323,14 +324,17 @@ def test_llamafactory_export_lists_every_sample_with_media_on_disk(result, tmp_p
 
 def test_an_export_for_another_trainer_is_refused_until_its_counts_are_made(result, tmp_path, capsys):
     """Counts are exact per trainer: qwen-vl-finetune needs its own profile. Rerunning with
-    that consumer redoes pass 3 only, and then the export carries its num_tokens."""
+    that consumer replaces the dataset only when asked to, redoes pass 3 only, and then the
+    export carries its num_tokens."""
     out, _, _, _ = result
     assert export_main(["--root", str(out), "--format", "qwen-vl-finetune", "--out", str(tmp_path / "q")]) == 2
-    assert "--set tokens.consumer=qwen-vl-finetune" in capsys.readouterr().err
+    assert "--set tokens.consumer=qwen-vl-finetune --replace" in capsys.readouterr().err
     copy = tmp_path / "copy"
     shutil.copytree(out, copy)
     manifest = yaml.safe_load((copy / "config.yaml").read_text())["input"]["manifest"]
-    rerun = run(_config(manifest, copy, consumer="qwen-vl-finetune"))
+    with pytest.raises(SettingsChanged, match=r"tokens\.consumer: 'llamafactory' -> 'qwen-vl-finetune'"):
+        run(_config(manifest, copy, consumer="qwen-vl-finetune"))
+    rerun = run(_config(manifest, copy, consumer="qwen-vl-finetune", replace=True))
     assert rerun["chunks"]["segment"]["run"] == 0 and rerun["chunks"]["materialize"]["run"] > 0
     assert export_main(["--root", str(copy), "--format", "qwen-vl-finetune", "--out", str(tmp_path / "q")]) == 0
     entries = json.loads((tmp_path / "q" / "vidcurate_qwen_vl_finetune.json").read_text())

@@ -9,7 +9,14 @@ from media_files import remux_elementary, write_with_pts
 
 from cluster.video import scan
 from cluster.video.cuts import STAT_FIELDS, CutParams, detect_boundaries, frame_stats
-from cluster.video.decode import FramesMissing, SeekMissed, iter_analysis_frames, keyframe_splits, read_frames_at
+from cluster.video.decode import (
+    FrameLog,
+    FramesMissing,
+    SeekMissed,
+    iter_analysis_frames,
+    keyframe_splits,
+    read_frames_at,
+)
 from cluster.video.probe import ProbeError, probe_video
 from cluster.video.scan import MIN_STRETCH_SECONDS, scene_stats
 from cluster.video.synth import scene_frames, write_scene_video, write_video
@@ -111,10 +118,10 @@ def test_a_continuous_shot_has_no_cut(shared_videos):
 
 def _assert_parallel_pass_is_sequential(path, workers: int = 4) -> None:
     assert keyframe_splits(str(path), workers, MIN_STRETCH_SECONDS), "the file was not split; the test checks nothing"
-    sequential_times, parallel_times = [], []
-    sequential = frame_stats(iter_analysis_frames(str(path), sequential_times))
-    _assert_same_stats(scene_stats(str(path), PARAMS, parallel_times, workers=workers), sequential)
-    assert parallel_times == sequential_times
+    sequential_log, parallel_log = FrameLog(), FrameLog()
+    sequential = frame_stats(iter_analysis_frames(str(path), sequential_log))
+    _assert_same_stats(scene_stats(str(path), PARAMS, parallel_log, workers=workers), sequential)
+    assert parallel_log == sequential_log
 
 
 def test_the_thumbnail_pass_split_across_decoders_gives_the_sequential_scores(tmp_path):
@@ -139,11 +146,11 @@ def test_a_seek_that_misses_its_keyframe_falls_back_to_one_pass(tmp_path, monkey
     monkeypatch.setattr(scan, "keyframe_splits", lambda *_: [split + 1])  # one tick past the keyframe
     with pytest.raises(SeekMissed, match=r"long.mp4"):
         list(iter_analysis_frames(str(path), span=(split + 1, None)))
-    times = []
+    decoded = FrameLog()
     _assert_same_stats(
-        scan.scene_stats(str(path), PARAMS, times, workers=2), frame_stats(iter_analysis_frames(str(path)))
+        scan.scene_stats(str(path), PARAMS, decoded, workers=2), frame_stats(iter_analysis_frames(str(path)))
     )
-    assert len(times) == _decoded_frames(path)
+    assert len(decoded.times) == _decoded_frames(path)
 
 
 def test_a_stream_that_cannot_seek_is_read_in_one_pass(tmp_path):

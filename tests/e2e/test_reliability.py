@@ -20,6 +20,7 @@ import av
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from local_inputs import access
 from media_files import remux_elementary, write_with_pts
 from PIL import Image
 
@@ -82,11 +83,10 @@ def test_a_hanging_decoder_times_out_and_the_next_call_works():
 def test_a_bug_in_our_code_is_raised_not_turned_into_an_error_row(tmp_path):
     path, _ = write_scene_video(tmp_path / "buggy.mp4", [1.5], seed=3)
     for isolate in (False, True):
-        settings = SplitSettings(
-            "fixed", 1.0, 10.0, 2.0, CutParams(), GuardSettings(isolate=isolate, inject_faults={"buggy": "bug"})
-        )
+        settings = SplitSettings("fixed", 1.0, 10.0, 2.0, CutParams())
+        guard = GuardSettings(isolate=isolate, inject_faults={"buggy": "bug"})
         with pytest.raises(KeyError, match="injected bug"):
-            SegmentVideo(settings)({"uri": str(path), "input_index": 0})
+            SegmentVideo(settings, access(guard))({"uri": str(path), "input_index": 0})
 
 
 def _segment_with_a_bug(ray_head, tmp_path: Path, **errors: float) -> subprocess.CompletedProcess:
@@ -320,7 +320,8 @@ def test_a_file_that_changes_after_probing_is_an_error_not_wrong_frames(matrix_r
     root, manifest, _ = matrix
     changed = root / "in" / "changes_later.mp4"
     write_scene_video(changed, [1.5, 1.5], seed=10)
-    summary = run(parse_config({**_matrix_config(root, manifest, "out"), "sample": {"seed": 1}}))
+    config = _matrix_config(root, manifest, "out")
+    summary = run(parse_config({**config, "sample": {"seed": 1}, "output": {**config["output"], "replace": True}}))
     assert summary["chunks"]["segment"]["run"] == 0 and summary["chunks"]["materialize"]["run"] > 0
     assert summary["balanced"]
     errors = [e for e in pq.read_table(root / "out" / "errors").to_pylist() if e["input"].endswith("changes_later.mp4")]

@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import torch
+from local_inputs import access
 from PIL import Image
 from torchvision.io import ImageReadMode
 from torchvision.io import decode_jpeg as decode_jpeg_tensors
@@ -17,7 +18,6 @@ from cluster.models import aesthetic, clip
 from cluster.models.presets import resolve
 from cluster.pipeline.segment_pass import ScoringUnavailable, prepare_scoring
 from cluster.stages.keyframe_stage import DecodeKeyframes, decode_jpeg
-from cluster.video.guard import GuardSettings
 from jobs.config import ScoringConfig, parse_config
 from jobs.curate import run
 from jobs.select import main as select_main
@@ -101,7 +101,7 @@ def test_stage_embeddings_equal_a_direct_open_clip_forward(scored):
     spec, _ = resolve(cfg.scoring)
     model, preprocess, _ = clip.load(spec, "cpu")
     row = next(r for r in pq.read_table(out / "run" / "candidates").to_pylist() if r["status"] == "ok")
-    keyframes = DecodeKeyframes(3, 224, GuardSettings())(row)["keyframes"]
+    keyframes = DecodeKeyframes(3, 224, access(), 1.0)(row)["keyframes"]
     with torch.no_grad():
         direct = model.encode_image(torch.stack([preprocess(decode_jpeg(k)) for k in keyframes]))
     direct = torch.nn.functional.normalize(direct, dim=-1).numpy()
@@ -113,7 +113,7 @@ def test_stage_embeddings_equal_a_direct_open_clip_forward(scored):
 def test_undecodable_keyframes_become_an_error_row(scored, tmp_path):
     out, _, _ = scored
     row = next(r for r in pq.read_table(out / "run" / "candidates").to_pylist() if r["status"] == "ok")
-    broken = DecodeKeyframes(3, 224, GuardSettings())({**row, "uri": str(tmp_path / "gone.mp4")})
+    broken = DecodeKeyframes(3, 224, access(), 1.0)({**row, "uri": str(tmp_path / "gone.mp4")})
     assert broken["status"] == "error" and broken["stage"] == "keyframes"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from local_inputs import access
 from media_files import clip, dissolve, fade_through, flash
 
 from cluster.stages.segment_stage import SegmentVideo
@@ -35,10 +36,8 @@ def _boundaries(tmp_path, frames, name="v.mp4") -> list[Boundary]:
 
 def _segments(tmp_path, frames, **split) -> list[dict]:
     path = write_video(tmp_path / "v.mp4", iter(frames), FPS, crf=23)
-    settings = SplitSettings(
-        "scenes", split.get("min_seconds", 1.0), 20.0, 2.0, CutParams(), GuardSettings(isolate=False)
-    )
-    return SegmentVideo(settings)({"uri": str(path), "input_index": 0})
+    settings = SplitSettings("scenes", split.get("min_seconds", 1.0), 20.0, 2.0, CutParams())
+    return SegmentVideo(settings, access(GuardSettings(isolate=False)))({"uri": str(path), "input_index": 0})
 
 
 @pytest.mark.parametrize("level", [0, 255])
@@ -115,6 +114,8 @@ def test_a_slideshow_that_fades_in_and_out_gives_one_segment_per_slide(tmp_path,
 
 
 def test_a_video_of_only_flat_frames_is_one_blank_segment(shared_videos):
-    settings = SplitSettings("scenes", 1.0, 20.0, 2.0, CutParams(), GuardSettings(isolate=False))
-    rows = SegmentVideo(settings)({"uri": str(shared_videos / "fades.mp4"), "input_index": 0})
+    settings = SplitSettings("scenes", 1.0, 20.0, 2.0, CutParams())
+    rows = SegmentVideo(settings, access(GuardSettings(isolate=False)))(
+        {"uri": str(shared_videos / "fades.mp4"), "input_index": 0}
+    )
     assert [(r["status"], r["reason"]) for r in rows] == [("filtered", "blank")]

@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import torch
+from local_inputs import access
 from media_files import clip, dissolve
 from test_pipeline import OFFLINE_SCORING
 
@@ -20,7 +21,6 @@ from cluster.models import transnet
 from cluster.stages.segment_stage import SegmentVideo
 from cluster.video.cuts import CutParams
 from cluster.video.decode import iter_analysis_frames, rgb_thumbnails
-from cluster.video.guard import GuardSettings
 from cluster.video.shots import SplitSettings
 from cluster.video.synth import write_video
 from jobs.config import parse_config
@@ -98,8 +98,8 @@ print(json.dumps({
 
 
 def test_a_dissolve_is_trimmed_from_both_shots_in_the_decoder_process(edited):
-    settings = SplitSettings("scenes", 1.0, 20.0, 2.0, CutParams(), GuardSettings(), detector="transnetv2")
-    rows = SegmentVideo(settings)({"uri": str(edited), "input_index": 0})
+    settings = SplitSettings("scenes", 1.0, 20.0, 2.0, CutParams(), detector="transnetv2")
+    rows = SegmentVideo(settings, access())({"uri": str(edited), "input_index": 0})
     spans = [(r["start_frame"], r["end_frame"], r["reason"], r["scene_index"]) for r in rows]
     assert [s[0] for s in spans] == [0, 75, spans[2][0], spans[3][0]] and spans[-1][1] == 200
     (transition,) = [s for s in spans if s[2] == "transition"]

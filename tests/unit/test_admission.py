@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cluster.admission import ForbiddenInput, InputPolicy, check_uri
+from cluster.admission import ForbiddenInput, InputPolicy, admit, check_uri, location
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -36,6 +36,59 @@ def test_inputs_must_stay_inside_the_allowed_roots(tmp_path):
     for uri, why in refused.items():
         with pytest.raises(ForbiddenInput, match=why):
             check_uri(uri, policy)
+
+
+def test_the_location_checked_is_the_one_the_client_requests():
+    """fsspec's HTTP client normalises with yarl: `%2e%2e` is `..`, which it resolves. The
+    check is made on what it requests, and the encoded `..` is refused outright."""
+    policy = InputPolicy(("http", "https"), ("http://127.0.0.1:8000/public",))
+    assert location("http://127.0.0.1:8000/public/%2e%2e/x.mp4") == "http://127.0.0.1:8000/x.mp4"
+    for uri in ("http://127.0.0.1:8000/public/%2e%2e/x.mp4", "http://127.0.0.1:8000/public/%2E%2E%2Fx.mp4"):
+        with pytest.raises(ForbiddenInput, match=r"'\.\.' in an input path"):
+            check_uri(uri, policy)
+    assert check_uri("http://127.0.0.1:8000/public//./a.mp4", policy) == "http://127.0.0.1:8000/public//a.mp4"
+
+
+def test_an_entry_that_cannot_be_checked_is_refused_not_raised(tmp_path):
+    policy = InputPolicy(("file", "gs"), (str(tmp_path),))
+    with pytest.raises(ForbiddenInput, match="cannot be checked"):
+        check_uri(f"{tmp_path}/a\x00.mp4", policy)
+    verdict = admit(
+        [{"uri": f"{tmp_path}/a\x00.mp4"}, {"uri": "b.mp4", "problem": "its name is not valid UTF-8"}], policy
+    )
+    assert set(verdict.refused) == {0, 1} and "not valid UTF-8" in str(verdict.refused[1])
+
+
+def test_the_output_root_is_never_an_input(tmp_path):
+    policy = InputPolicy(("file", "s3"), None, str(tmp_path / "videos" / "out"))
+    check_uri(str(tmp_path / "videos" / "a.mp4"), policy)
+    with pytest.raises(ForbiddenInput, match=r"inside output\.root"):
+        check_uri(str(tmp_path / "videos" / "out" / "media" / "x.mp4"), policy)
+    remote = InputPolicy(("s3",), None, "s3://bucket/videos/out")
+    with pytest.raises(ForbiddenInput, match=r"inside output\.root"):
+        check_uri("s3://bucket/videos/out/media/x.mp4", remote)
+
+
+def test_the_same_file_reached_six_ways_is_one_input(tmp_path):
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    (videos / "a.mp4").write_bytes(b"x")
+    (videos / "other.mp4").write_bytes(b"y")
+    (videos / "link.mp4").symlink_to(videos / "a.mp4")
+    (videos / "hard.mp4").hardlink_to(videos / "a.mp4")
+    uris = [
+        str(videos / "a.mp4"),
+        f"{tmp_path}//videos/a.mp4",
+        f"{tmp_path}/./videos/a.mp4",
+        f"file://{videos}/a.mp4",
+        str(videos / "link.mp4"),
+        str(videos / "hard.mp4"),
+        str(videos / "other.mp4"),
+        "s3://bucket/k.mp4",
+        "s3://bucket/k.mp4",
+    ]
+    verdict = admit([{"uri": u} for u in uris], InputPolicy(("file", "s3"), (str(videos), "s3://bucket")))
+    assert not verdict.refused and verdict.duplicates == {1, 2, 3, 4, 5, 8}
 
 
 def test_config_paths_and_pickles_are_not_trusted():
