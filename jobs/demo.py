@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg = parse_config(
         {
             "input": {"manifest": str(manifest)},
-            "output": {"root": str(out / "run"), "rows_per_shard": 4, "media": "both"},
+            # the demo's own output: a rerun under a newer demo config replaces it
+            "output": {"root": str(out / "run"), "rows_per_shard": 4, "media": "both", "replace": True},
             "split": {"min_seconds": 2.0, "max_seconds": 10.0},
             "tokens": {"consumer": "llamafactory", "family": "qwen2.5-vl"},
             # offline: real architectures, random weights, so score thresholds stay off and
