@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from http_servers import folder_server
 from local_ray import RAY, free_port
 
 from cluster.progress import committed_files
@@ -109,9 +110,13 @@ def two_nodes(ray_head, tmp_path_factory):
         _stop(head)
 
 
-def _job(two_nodes: dict, tmp_path: Path, shared_videos: Path, output: dict) -> subprocess.CompletedProcess:
+def _job(
+    two_nodes: dict, tmp_path: Path, shared_videos: Path, output: dict, where: str | None = None
+) -> subprocess.CompletedProcess:
+    """The job on VIDEOS, read from ../shared or from `where` (a URL the videos are under)."""
     manifest = tmp_path / "manifest.jsonl"
-    manifest.write_text("".join(json.dumps({"uri": str(shared_videos / v), "description": v}) + "\n" for v in VIDEOS))
+    uris = [f"{where}/{v}" if where else str(shared_videos / v) for v in VIDEOS]
+    manifest.write_text("".join(json.dumps({"uri": u, "description": Path(u).name}) + "\n" for u in uris))
     config = {
         "input": {"manifest": str(manifest), "chunk_size": 1},
         "output": {"rows_per_shard": 4, **output},
@@ -233,3 +238,33 @@ def test_a_root_declared_shared_that_is_not_loses_the_media_the_worker_wrote(two
     assert job.returncode != 0 or not any((root / path).exists() for row in samples for path in _media(row)), (
         "the worker node's writes were visible to the head"
     )
+
+
+def _worker_tmp(two_nodes: dict) -> list[str]:
+    """What the worker node's own /tmp holds of vidcurate's input caches."""
+    probe = (
+        f"import glob, ray; ray.init(address={two_nodes['address']!r}, logging_level='ERROR'); "
+        "print(ray.get(ray.remote(num_cpus=1)(lambda: sorted(glob.glob('/tmp/vidcurate-cache-*'))).remote()))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=two_nodes["env"], check=True, capture_output=True, text=True, timeout=120
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1].replace("'", '"'))
+
+
+def test_remote_inputs_are_fetched_once_on_the_worker_node_and_its_cache_is_swept(
+    two_nodes, s3, tmp_path, shared_videos
+):
+    (tmp_path / "www").mkdir()
+    for name in VIDEOS:
+        shutil.copy(shared_videos / name, tmp_path / "www" / name)
+    store = Store(f"{s3['bucket']('multinode')}/remote", s3["options"])
+    with folder_server(tmp_path / "www") as server:
+        job = _job(
+            two_nodes, tmp_path, shared_videos, {"root": store.root, "storage_options": s3["options"]}, server.url
+        )
+    assert job.returncode == 0, job.stderr[-4000:]
+    summary = store.read_json("summary.json")
+    assert summary["balanced"] and summary["videos"]["kept"] == len(VIDEOS), summary
+    assert all(server.gets(f"/{name}") == 1 for name in VIDEOS), server.requests
+    assert _worker_tmp(two_nodes) == [], "the run's cache on the worker node was swept"
