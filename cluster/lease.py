@@ -27,12 +27,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from cluster.store import STORE_FAILURES, Store
+from cluster.usage import UsageError
 from schemas.layout import RUN
 
 log = logging.getLogger(__name__)
 
 
-class LeaseHeld(ValueError):
+class LeaseHeld(UsageError):
     """Another run holds the output root."""
 
 

@@ -19,6 +19,7 @@ import fsspec
 import pyarrow.parquet as pq
 
 from cluster.admission import location, within
+from cluster.usage import UsageError
 from schemas.tables import TEXT_FIELDS
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv", ".3gp")
 
 
-class ManifestError(ValueError):
+class ManifestError(UsageError):
     """The manifest itself cannot be read; nothing was started."""
 
 

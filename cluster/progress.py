@@ -33,6 +33,7 @@ import pyarrow as pa
 
 from cluster.sink import ShardWriter
 from cluster.store import Store
+from cluster.usage import UsageError
 from schemas.digest import differences, settings_digest
 from schemas.layout import RUN
 from schemas.tables import BUG_REASON
@@ -117,7 +118,7 @@ class ChunkCollector(Generic[K]):
             self.commit(chunk, self.rows.pop(chunk))
 
 
-class SettingsChanged(ValueError):
+class SettingsChanged(UsageError):
     """The root holds output committed under other settings, and this run may not replace it."""
 
 
@@ -193,11 +194,12 @@ def committed_files(store: Store, name: str, folder: str) -> list[str]:
 
 
 def step_digest(store: Store, upstream: str, settings: dict) -> str:
-    """Identity of a whole-dataset step's inputs: the upstream pass's chunk markers (which
-    name every chunk's ids, outcome and files) and the step's own settings."""
+    """Identity of a whole-dataset step's inputs: the upstream pass's chunk markers, as one
+    listing shows them (a marker is written whole each time its chunk is committed, so its
+    size and ETag or modification time change with it), and the step's own settings. No
+    marker is read, so deciding that nothing changed costs one listing."""
     h = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
-    for marker in store.files(posixpath.join(RUN.progress, upstream), ".json"):
-        h.update(store.read_bytes(marker))
+    h.update(json.dumps(store.stamps(posixpath.join(RUN.progress, upstream), ".json")).encode())
     return h.hexdigest()
 
 
@@ -206,10 +208,16 @@ def step_marker(step: str) -> str:
     return posixpath.join(RUN.progress, f"{step}.json")
 
 
-def record_pass(store: Store, name: str, chunks: dict) -> None:
-    """Mark a chunked pass finished (an empty manifest has no chunk markers to show it)."""
+def record_pass(store: Store, name: str, chunks: dict, rows: int) -> None:
+    """Mark a chunked pass finished (an empty manifest has no chunk markers to show it),
+    with the rows its committed chunks hold."""
     store.fence()
-    store.write_json(step_marker(name), {"chunks": chunks})
+    store.write_json(step_marker(name), {"chunks": chunks, "rows": rows})
+
+
+def pass_rows(store: Store, name: str) -> int | None:
+    """The rows a finished pass committed (None for a marker written before they were recorded)."""
+    return store.read_json(step_marker(name)).get("rows")
 
 
 def has_run(store: Store, name: str) -> bool:

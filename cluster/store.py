@@ -31,6 +31,7 @@ import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
 from cluster.storage import is_remote, local_path
+from cluster.usage import UsageError
 from schemas.layout import RUN
 
 SPOOL = 32 << 20
@@ -49,7 +50,7 @@ def _store_failures() -> tuple[type[BaseException], ...]:
 STORE_FAILURES = _store_failures()
 
 
-class StoreError(ValueError):
+class StoreError(UsageError):
     """The output root cannot be used; the message names the root and the key to fix."""
 
 
@@ -183,6 +184,19 @@ class Store:
             rel for rel in map(self._rel, found) if rel.startswith(folder.rstrip("/") + "/") and rel.endswith(suffix)
         )
 
+    def stamps(self, folder: str, suffix: str = "") -> dict[str, str]:
+        """Every file under `folder` with its size and ETag (or modification time), from one
+        listing: what changes when a file is rewritten, without reading any."""
+        try:
+            found = self.fs.find(self.path(folder), detail=True)
+        except FileNotFoundError:
+            return {}
+        stamped = {
+            self._rel(path): f"{info.get('size')}:{info.get('ETag') or info.get('mtime') or info.get('LastModified')}"
+            for path, info in found.items()
+        }
+        return {rel: stamp for rel, stamp in sorted(stamped.items()) if rel.endswith(suffix)}
+
     def _rel(self, path: str) -> str:
         return path[len(self.base) + 1 :] if path.startswith(self.base + "/") else path
 
@@ -263,6 +277,11 @@ class Store:
             raise StoreError(
                 f"output.root {self.root} cannot be written ({type(exc).__name__}: {exc}); {hint}"
             ) from exc
+
+
+def output_store(output: Any) -> Store:
+    """The store of a config's `output:` section."""
+    return Store(output.root, output.storage_options)
 
 
 def _open_fence() -> None:

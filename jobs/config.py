@@ -14,11 +14,12 @@ from cluster.caption.settings import CaptionConfig
 from cluster.samples import DEFAULT_IMAGE_INSTRUCTIONS, DEFAULT_INSTRUCTIONS
 from cluster.storage import RemoteLimits
 from cluster.tokens.profiles import TokenProfile
+from cluster.usage import UsageError
 from cluster.video.guard import GuardSettings
 from schemas.digest import outside_digest, settings_digest, shaping
 
 
-class ConfigError(ValueError):
+class ConfigError(UsageError):
     """The configuration is wrong; the message names the key and what to change."""
 
 
@@ -253,6 +254,13 @@ class DedupConfig(_Section):
     max_per_video: int | None = Field(None, ge=1)
     target_total: int | None = Field(None, ge=1)
     report: bool = Field(True, description="write report/ plots: cluster sizes, drop reasons, duplicate pairs")
+    in_process_rows: int = Field(
+        200_000,
+        ge=0,
+        description="up to this many candidates, the select pass runs in the command's own process, without "
+        "Ray (the same code and results); above it, on the cluster with Ray Data",
+        json_schema_extra=outside_digest("where the select pass runs, not what it decides"),
+    )
 
 
 class SampleConfig(_Section):

@@ -1,6 +1,8 @@
 """What the jobs share: `--config` and `--set key=value` parsing, logging, the order of
-passes, and exit codes (2: fix the input, config or order of passes; 3: accounting failed).
-The run itself (checks before work, pass 3 and summary.json) is cluster/pipeline/run.py."""
+passes, and exit codes (2: a UsageError, fix the input, config or order of passes; 3:
+accounting failed). The run itself (checks before work, pass 3 and summary.json) is
+cluster/pipeline/run.py. Only light modules are imported here, so that a command starts in
+well under a second and loads torch or Ray only when its work needs them."""
 
 from __future__ import annotations
 
@@ -13,37 +15,15 @@ from collections.abc import Callable
 import yaml
 
 from cluster.accounting import AccountingError
-from cluster.caption.requests import CaptionUnavailable
-from cluster.lease import LeaseHeld, LeaseLost
-from cluster.manifest import ManifestError
-from cluster.models.transnet import TransNetUnavailable
-from cluster.pipeline.segment_pass import ScoringUnavailable
-from cluster.progress import SettingsChanged, has_run
-from cluster.report.dataset_report import ReportError
-from cluster.store import Store, StoreError
-from cluster.tokens.text import TokenizerUnavailable
+from cluster.lease import LeaseLost
+from cluster.progress import has_run
+from cluster.store import Store
+from cluster.usage import UsageError
 from jobs.config import Config, ConfigError, load_config
-from schemas.exports import ExportError
 
 
-class PassOrderError(ValueError):
+class PassOrderError(UsageError):
     """A pass was started before the one it reads from has run."""
-
-
-USAGE_ERRORS = (
-    ConfigError,
-    ManifestError,
-    ScoringUnavailable,
-    CaptionUnavailable,
-    TokenizerUnavailable,
-    PassOrderError,
-    ReportError,
-    ExportError,
-    StoreError,
-    TransNetUnavailable,
-    LeaseHeld,
-    SettingsChanged,
-)
 
 
 def parse_overrides(pairs: list[str]) -> dict:
@@ -82,7 +62,7 @@ def config_job(prog: str, description: str, work: Callable[[Config], dict], argv
         if args.replace:
             overrides["output.replace"] = True
         result = work(load_config(args.config, overrides))
-    except USAGE_ERRORS as exc:
+    except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except AccountingError as exc:
@@ -119,7 +99,7 @@ def output_job(
     args = parser.parse_args(argv)
     try:
         print(work(args))
-    except USAGE_ERRORS as exc:
+    except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 import sys
 
-from cluster.pipeline.run import PassRecord, Prepared, finish, open_store, prepared
+from cluster.pipeline.run import PassRecord, Prepared, finish, prepared
 from cluster.report.dataset_report import write_report
+from cluster.store import output_store
 from jobs.config import Config
 from jobs.entry import config_job, require
 
@@ -25,7 +26,7 @@ def finish_and_report(cfg: Config, ready: Prepared, record: PassRecord) -> dict:
 
 
 def run(cfg: Config) -> dict:
-    require(open_store(cfg), ("segment", "select"), "the segment and select passes (vidcurate run)")
+    require(output_store(cfg.output), ("segment", "select"), "the segment and select passes (vidcurate run)")
     with prepared(cfg) as ready:
         return finish_and_report(cfg, ready, PassRecord())
 

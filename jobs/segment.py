@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import sys
 
-from cluster.pipeline.run import claimed, on_cluster, open_store, read_inputs
+from cluster.pipeline.claim import claimed
+from cluster.pipeline.run import on_cluster, read_inputs
 from cluster.pipeline.segment_pass import prepare_scoring, run_segment_pass
+from cluster.store import output_store
 from jobs.config import Config
 from jobs.entry import config_job
 
 
 def run(cfg: Config) -> dict:
-    store = open_store(cfg)
+    store = output_store(cfg.output)
     manifest = read_inputs(cfg, store)
     scoring = prepare_scoring(cfg.scoring)
     with claimed(cfg, store), on_cluster(cfg, store, manifest):

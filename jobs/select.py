@@ -2,33 +2,48 @@
 `python -m jobs.select --config CONFIG [--set filters.min_aesthetic=5]`.
 
 Reads `candidates/` under output.root and rewrites `selection/`, unless neither the
-candidates nor the filter and dedup settings changed since it was last written."""
+candidates nor the filter and dedup settings changed since it was last written. That is
+decided from one listing before anything heavy is imported, so an unchanged select returns
+at once; up to dedup.in_process_rows candidates the pass then runs in this process, without
+starting Ray."""
 
 from __future__ import annotations
 
 import logging
 import sys
 
-from cluster.pipeline.run import claimed, on_cluster, open_store
-from cluster.pipeline.select_pass import run_select_pass
-from cluster.progress import committed_files, record_step, step_digest, step_is_current
-from cluster.report.selection_plots import write_selection_report
-from cluster.stages.inputs import input_access
-from cluster.store import Store
+from cluster.progress import pass_rows, step_digest, step_is_current
+from cluster.store import Store, output_store
 from jobs.config import Config
 from jobs.entry import config_job, require
-from schemas.layout import RUN
+from schemas.digest import shaping
 
 log = logging.getLogger("vidcurate")
 
 
+def selection_digest(cfg: Config, store: Store) -> str:
+    """What selection/ is made from: the committed candidates and the select settings."""
+    return step_digest(store, "segment", {"filters": shaping(cfg.filters), "dedup": shaping(cfg.dedup)})
+
+
+def in_process(cfg: Config, store: Store) -> bool:
+    rows = pass_rows(store, "segment")
+    return rows is not None and rows <= cfg.dedup.in_process_rows
+
+
 def apply(cfg: Config, store: Store) -> dict:
     require(store, ("segment",), "the segment pass (vidcurate segment, or vidcurate run)")
-    digest = step_digest(store, "segment", cfg.model_dump(include={"filters", "dedup"}))
+    digest = selection_digest(cfg, store)
     if step_is_current(store, "select", digest):
         log.info("select pass: candidates and thresholds unchanged since the last run; selection/ kept")
         return {"select": "unchanged"}
-    outcomes, files = run_select_pass(cfg, store)
+    from cluster.pipeline.select_pass import run_select_pass
+    from cluster.progress import committed_files, record_step
+    from cluster.report.selection_plots import write_selection_report
+    from cluster.stages.inputs import input_access
+    from schemas.layout import RUN
+
+    outcomes, files = run_select_pass(cfg, store, in_process(cfg, store))
     if cfg.dedup.report:
         candidates = committed_files(store, "segment", RUN.candidates)
         write_selection_report(store, files, candidates, input_access(cfg, store.uri()))
@@ -37,8 +52,19 @@ def apply(cfg: Config, store: Store) -> dict:
 
 
 def run(cfg: Config) -> dict:
-    with claimed(cfg, open_store(cfg)) as store, on_cluster(cfg, store, manifest=[]):
-        return apply(cfg, store)
+    store = output_store(cfg.output)
+    require(store, ("segment",), "the segment pass (vidcurate segment, or vidcurate run)")
+    if step_is_current(store, "select", selection_digest(cfg, store)):
+        return {"select": "unchanged"}
+    from cluster.pipeline.claim import claimed
+
+    with claimed(cfg, store):
+        if in_process(cfg, store):
+            return apply(cfg, store)
+        from cluster.pipeline.run import on_cluster
+
+        with on_cluster(cfg, store, manifest=[]):
+            return apply(cfg, store)
 
 
 def main(argv: list[str] | None = None) -> int:

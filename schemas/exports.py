@@ -14,6 +14,7 @@ from pathlib import Path
 
 from cluster.progress import committed_files
 from cluster.store import Store
+from cluster.usage import UsageError
 from schemas.layout import RUN
 from schemas.tables import DATASET
 from schemas.trainer import DATASET_NAME, dataset_info
@@ -22,7 +23,7 @@ CONSUMER = {"llamafactory": "llamafactory", "qwen-vl-finetune": "qwen-vl-finetun
 ROLE_TO_FROM = {"user": "human", "assistant": "gpt"}
 
 
-class ExportError(ValueError):
+class ExportError(UsageError):
     """These samples cannot be written in the asked format; the message says what to change."""
 
 

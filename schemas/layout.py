@@ -25,3 +25,6 @@ class RunLayout:
 
 
 RUN = RunLayout()
+
+# report/ plots the select pass draws (the rest of the report is drawn from the finished run)
+SELECTION_PLOTS = ("cluster_sizes.png", "drop_reasons.png", "duplicate_pairs.png")

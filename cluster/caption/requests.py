@@ -12,6 +12,8 @@ from typing import Protocol
 
 import numpy as np
 
+from cluster.usage import UsageError
+
 
 @dataclass(frozen=True)
 class CaptionRequest:
@@ -37,7 +39,7 @@ class Captioner(Protocol):
     def generate(self, requests: list[CaptionRequest]) -> list[Generation]: ...
 
 
-class CaptionUnavailable(RuntimeError):
+class CaptionUnavailable(UsageError):
     """The captioner cannot run on this cluster or with this configuration."""
 
 

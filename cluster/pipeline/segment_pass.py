@@ -21,6 +21,7 @@ from cluster.stages.keyframe_stage import DecodeKeyframes
 from cluster.stages.score_stage import ScoreSegments, ScoreSettings
 from cluster.stages.segment_stage import SegmentVideo, input_fields
 from cluster.store import Store
+from cluster.usage import UsageError
 from cluster.video.cuts import CutParams
 from cluster.video.shots import SplitSettings, WorkLimits
 from schemas.layout import RUN
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 MAX_BLOCKS = 100_000
 
 
-class ScoringUnavailable(ValueError):
+class ScoringUnavailable(UsageError):
     """The configured models cannot be used; raised before any work starts."""
 
 
@@ -79,7 +80,7 @@ def run_segment_pass(cfg, manifest: list[dict], store: Store, scoring: ScoreSett
                 assembler.add(row)
     assembler.finish()
     counts = {"chunks": len(chunks), "committed_before": len(done), "run": len(todo)}
-    record_pass(store, "segment", counts)
+    record_pass(store, "segment", counts, sum(o["rows"] for o in done.values()) + assembler.rows)
     return counts
 
 
@@ -119,6 +120,7 @@ class ChunkAssembler:
 
     def __init__(self, todo: dict[int, list[dict]], ledger: ChunkLedger, rows_per_shard: int, budget: BugBudget):
         self.todo, self.ledger, self.rows_per_shard = todo, ledger, rows_per_shard
+        self.rows = 0  # committed by this run
         keys = {c: [e["input_index"] for e in entries] for c, entries in todo.items()}
         self.collector = ChunkCollector(keys, lambda row: row["input_index"], _all_rows, self._commit, budget)
 
@@ -151,7 +153,9 @@ class ChunkAssembler:
         for index in sorted(inputs):
             for row in sorted(inputs[index], key=lambda r: r.get("segment_index") or 0):
                 writer.add(row)
-        self.ledger.commit(chunk, [e["uri"] for e in self.todo[chunk]], {"rows": writer.close()})
+        rows = writer.close()
+        self.ledger.commit(chunk, [e["uri"] for e in self.todo[chunk]], {"rows": rows})
+        self.rows += rows
 
 
 def _all_rows(got: list[dict]) -> bool:

@@ -17,9 +17,9 @@ import yaml
 from cluster.progress import committed_files, step_files, step_marker
 from cluster.report import figures
 from cluster.report.gallery import Tile, build_gallery
-from cluster.report.selection_plots import SELECTION_PLOTS
 from cluster.store import Store
-from schemas.layout import RUN
+from cluster.usage import UsageError
+from schemas.layout import RUN, SELECTION_PLOTS
 from schemas.tables import CANDIDATES, DATASET, DEDUP_REASONS, SELECTION
 
 GALLERY_SIZE = 24
@@ -32,7 +32,7 @@ RUN_OUTPUTS = (
 )
 
 
-class ReportError(ValueError):
+class ReportError(UsageError):
     """The output root lacks what the report is built from."""
 
 

@@ -21,13 +21,12 @@ from cluster.stages.inputs import InputAccess, opened
 from cluster.store import Store
 from cluster.video.decode import read_frames_at
 from cluster.video.guard import guarded
-from schemas.layout import RUN
+from schemas.layout import RUN, SELECTION_PLOTS
 from schemas.tables import CANDIDATES, SELECTION
 
 log = logging.getLogger(__name__)
 PAIRS = 6
 THUMB = (144, 256)
-SELECTION_PLOTS = ("cluster_sizes.png", "drop_reasons.png", "duplicate_pairs.png")
 
 
 def write_selection_report(

@@ -12,7 +12,6 @@ import math
 from collections.abc import Callable, Iterable
 
 import numpy as np
-from sklearn.cluster import KMeans, MiniBatchKMeans
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +29,8 @@ def choose_k(rows: int, requested: int | None) -> int:
 
 def fit_centroids(batches: Callable[[], Iterable[np.ndarray]], rows: int, k: int, seed: int) -> np.ndarray:
     """Unit-length centroids. `batches` re-iterates the embeddings (float32, unit rows)."""
+    from sklearn.cluster import KMeans, MiniBatchKMeans  # 1.4 s to import: only when fitting
+
     if rows <= FULL_FIT_MAX_ROWS:
         data = np.concatenate(list(batches()))
         model = KMeans(n_clusters=k, random_state=seed, n_init=3).fit(data)
@@ -48,10 +49,18 @@ def fit_centroids(batches: Callable[[], Iterable[np.ndarray]], rows: int, k: int
 
 
 def assign(embeddings: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest centroid by cosine: (cluster ids, cosine distance to it)."""
+    """Nearest centroid by cosine: (cluster ids, cosine distance to it). Each row's result
+    is its own, whatever batch it comes in: a float32 matrix product rounds differently with
+    the batch's size, so near-ties are settled and distances computed row by row in float64."""
     similarity = embeddings @ centroids.T
     ids = similarity.argmax(axis=1)
-    return ids.astype(np.int32), (1.0 - similarity[np.arange(len(ids)), ids]).astype(np.float32)
+    rows = embeddings.astype(np.float64)
+    if centroids.shape[0] > 1:
+        top2 = np.partition(similarity, -2, axis=1)[:, -2:]
+        close = top2[:, 1] - top2[:, 0] < 1e-4
+        ids[close] = (rows[close] @ centroids.T.astype(np.float64)).argmax(axis=1)
+    distance = 1.0 - np.einsum("ij,ij->i", rows, centroids[ids].astype(np.float64))
+    return ids.astype(np.int32), distance.astype(np.float32)
 
 
 def _uniform_sample(batches: Iterable[np.ndarray], fraction: float, seed: int) -> np.ndarray:

@@ -17,6 +17,17 @@ from cluster.selection.dedup import duplicate_groups, keepers
 from cluster.store import Store
 
 BUCKETS = 64
+EMPTY = pa.schema(
+    [
+        ("segment_id", pa.string()),
+        ("video_id", pa.string()),
+        ("cluster_id", pa.int32()),
+        ("centroid_distance", pa.float32()),
+        ("rank", pa.float64()),
+        ("duplicate_group", pa.string()),
+        ("duplicate_of", pa.string()),
+    ]
+).empty_table()
 
 
 def embeddings_of(table: pa.Table) -> np.ndarray:
@@ -37,15 +48,23 @@ def assign_batch(batch: pa.Table, centroids: np.ndarray) -> pa.Table:
 
 def dedup_bucket(batch: pa.Table, store: Store, eps: float, keep: str) -> pa.Table:
     """Rows of `batch` list one bucket's files each; every cluster in them is deduplicated."""
-    out = []
-    for files in batch.column("files").to_pylist():
-        table = pq.read_table([store.path(f) for f in files], filesystem=store.arrow)
-        table = table.sort_by([("cluster_id", "ascending"), ("segment_id", "ascending")])
-        clusters = table.column("cluster_id").to_numpy()
-        bounds = np.flatnonzero(np.diff(clusters)) + 1
-        for start, end in zip([0, *bounds], [*bounds, len(clusters)], strict=True):
-            out.append(dedup_cluster(table.slice(start, end - start), eps, keep))
-    return pa.concat_tables(out) if out else pa.table({})
+    tables = [
+        pq.read_table([store.path(f) for f in files], filesystem=store.arrow) for files in batch["files"].to_pylist()
+    ]
+    return pa.concat_tables([dedup_clusters(table, eps, keep) for table in tables])
+
+
+def dedup_clusters(assigned: pa.Table, eps: float, keep: str) -> pa.Table:
+    """Every cluster of `assigned` (rows of assign_batch) deduplicated on its own, in
+    cluster then segment order: the same result whether the rows come from one bucket or
+    all of them."""
+    table = assigned.sort_by([("cluster_id", "ascending"), ("segment_id", "ascending")])
+    clusters = table.column("cluster_id").to_numpy()
+    bounds = np.flatnonzero(np.diff(clusters)) + 1
+    edges = zip([0, *bounds], [*bounds, len(clusters)], strict=True)
+    return pa.concat_tables(
+        [EMPTY, *(dedup_cluster(table.slice(start, end - start), eps, keep) for start, end in edges)]
+    )
 
 
 def dedup_cluster(group: pa.Table, eps: float, keep: str) -> pa.Table:

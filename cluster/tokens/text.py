@@ -13,11 +13,13 @@ from __future__ import annotations
 import functools
 import re
 
+from cluster.usage import UsageError
+
 VISION_TOKENS = ("<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>")
 PLACEHOLDER = re.compile(r"(<video>|<image>)")
 
 
-class TokenizerUnavailable(ValueError):
+class TokenizerUnavailable(UsageError):
     """tokens.tokenizer cannot count text for this run."""
 
 

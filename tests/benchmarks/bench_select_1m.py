@@ -28,6 +28,8 @@ sys.path.insert(0, str(REPO))
 from schemas.tables import CANDIDATES  # noqa: E402
 
 DIM, CENTRES, SHARD = 512, 1000, 50_000
+VIDEO = REPO.parent / "shared" / "videos" / "testvideo.mp4"
+PROBE = {"display_width": 1280, "display_height": 720, "start_time": 0.0, "rotation": 0}
 
 
 def generate(out: Path, rows: int) -> None:
@@ -47,22 +49,41 @@ def generate(out: Path, rows: int) -> None:
         x /= np.linalg.norm(x, axis=1, keepdims=True)
         ids = [f"s{start + i:08d}" for i in range(n)]
         columns = {name: pa.nulls(n, CANDIDATES.field(name).type) for name in CANDIDATES.names}
+        # every row a 2 s piece of one real video, so the report's duplicate pairs can show keyframes
+        starts = np.arange(start, start + n) % 20.0
         columns.update(
             segment_id=pa.array(ids),
             video_id=pa.array([f"v{(start + i) // 10:07d}" for i in range(n)]),
-            uri=pa.array([f"s3://bucket/{(start + i) // 10:07d}.mp4" for i in range(n)]),
+            uri=pa.array([str(VIDEO)] * n),
             status=pa.array(["ok"] * n),
+            start_s=pa.array(starts),
+            end_s=pa.array(starts + 2.0),
+            keyframe_times=pa.array([[t + 1.0] for t in starts], pa.list_(pa.float64())),
+            probe=pa.array([PROBE] * n, CANDIDATES.field("probe").type),
             display_aspect_ratio=pa.array(np.full(n, 16 / 9)),
             aesthetic=pa.array(rng.uniform(3, 7, n)),
             embedding=pa.ListArray.from_arrays(pa.array(np.arange(n + 1, dtype=np.int32) * DIM), pa.array(x.ravel())),
         )
         columns["embedding"] = columns["embedding"].cast(CANDIDATES.field("embedding").type)
         pq.write_table(pa.table(columns, schema=CANDIDATES), folder / f"part-{shard:05d}.parquet")
+    commit(out / "run", rows)
+
+
+def commit(root: Path, rows: int) -> None:
+    """Markers for the generated shards, as a finished segment pass writes them."""
+    from cluster.progress import record_pass
+    from cluster.store import Store
+
+    store = Store(str(root))
+    files = store.files("candidates", ".parquet")
+    store.write_json("_progress/segment/c00000.json", {"chunk": 0, "digest": "bench", "ids": [], "files": files})
+    record_pass(store, "segment", {"chunks": 1}, rows)
 
 
 def run_select(out: Path) -> dict:
     from cluster.pipeline.select_pass import run_select_pass
     from cluster.ray_session import connect
+    from cluster.store import Store
     from jobs.config import parse_config
 
     cfg = parse_config(
@@ -76,7 +97,7 @@ def run_select(out: Path) -> dict:
     )
     connect(None, 2)
     start = time.perf_counter()
-    outcomes = run_select_pass(cfg, out / "run")
+    outcomes, _ = run_select_pass(cfg, Store(str(out / "run")), in_process=False)
     return {"wall_s": time.perf_counter() - start, "outcomes": dict(outcomes)}
 
 

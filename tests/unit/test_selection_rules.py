@@ -109,3 +109,48 @@ def test_target_total_is_spread_evenly_and_deterministically():
     counts = [sum(r["cluster_id"] == c for r in kept) for c in range(4)]
     assert sum(counts) == 30 and counts[1] == 2 and max(counts) - min(c for c in counts if c > 2) <= 1
     assert balance(list(reversed(rows)), None, None, target_total=30) == dropped
+
+
+def test_threshold_reasons_name_the_first_filter_each_row_fails():
+    import pyarrow as pa
+
+    from cluster.selection.thresholds import eligible, threshold_reasons
+    from jobs.config import FilterConfig
+
+    rows = [
+        {"status": "ok", "display_aspect_ratio": 1.7, "redundancy": 0.5, "aesthetic": 6.0, "clip_similarity": None},
+        {"status": "ok", "display_aspect_ratio": 3.0, "redundancy": 0.999, "aesthetic": 1.0, "clip_similarity": 0.0},
+        {"status": "ok", "display_aspect_ratio": 1.0, "redundancy": 0.999, "aesthetic": 1.0, "clip_similarity": 0.0},
+        {"status": "ok", "display_aspect_ratio": 1.0, "redundancy": None, "aesthetic": 4.0, "clip_similarity": 0.9},
+        {"status": "ok", "display_aspect_ratio": 1.0, "redundancy": 0.5, "aesthetic": 6.0, "clip_similarity": 0.1},
+        {"status": "filtered", "reason": "too_short", "display_aspect_ratio": 1.0},
+        {"status": "error", "stage": "probe"},
+    ]
+    table = pa.Table.from_pylist(
+        [{"segment_id": f"s{i}", "reason": None, "stage": None, "embedding": [1.0], **r} for i, r in enumerate(rows)]
+    )
+    reasons = threshold_reasons(table, FilterConfig()).to_pylist()
+    assert reasons == [
+        None,
+        "aspect_ratio",
+        "static",
+        "low_aesthetic",
+        "low_clip_similarity",
+        "too_short",
+        "error:probe",
+    ]
+    assert eligible(table, FilterConfig()).column("segment_id").to_pylist() == ["s0"]
+    no_filters = FilterConfig(
+        min_aspect_ratio=None, max_aspect_ratio=None, max_redundancy=None, min_aesthetic=None, min_clip_similarity=None
+    )
+    assert threshold_reasons(table, no_filters).to_pylist() == [None] * 5 + ["too_short", "error:probe"]
+
+
+def test_a_rows_cluster_and_distance_do_not_depend_on_its_batch():
+    x, _, _ = planted(per_cluster=500, dup_groups=0)
+    centroids = fit_centroids(lambda: [x], len(x), 6, seed=0)
+    ids, distances = assign(x, centroids)
+    for size in (1, 7, 1000):
+        parts = [assign(x[i : i + size], centroids) for i in range(0, len(x), size)]
+        assert np.array_equal(np.concatenate([p[0] for p in parts]), ids)
+        assert np.array_equal(np.concatenate([p[1] for p in parts]), distances)  # bit for bit
