@@ -61,6 +61,9 @@ CANDIDATES = pa.schema(
         # frames of the segment the decoder could not produce or flagged damaged: of all its
         # frames (split.mode scenes), or of its keyframes when those filtered it; null: not looked at
         ("corrupt_frames", pa.int32()),
+        # start time of each of the segment's frames, seconds after the probe's start_time:
+        # pass 3 reads its frames by these, without indexing the video again
+        ("frame_times", pa.list_(pa.float64())),
         ("display_aspect_ratio", pa.float64()),
         ("probe", PROBE),
         # scores (null when not computed; never a sentinel)

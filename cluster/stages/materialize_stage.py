@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import posixpath
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +26,6 @@ from cluster.tokens.sampling import VideoPlan, plan_image
 from cluster.video.decode import CorruptFrames, read_frames_at
 from cluster.video.guard import guarded
 from cluster.video.media import encode_clip, encode_jpeg
-from cluster.video.probe import probe_video
 from cluster.video.shots import CORRUPT
 from schemas.layout import RUN
 from schemas.tables import PASS3_WORK, PIPELINE_VERSION, table_from_rows
@@ -51,13 +49,12 @@ class SampleSettings:
 
 
 class MaterializeSegment:
-    """Callable for `map_batches(..., batch_format="pyarrow")`; keeps the last few videos'
-    frame timelines."""
+    """Callable for `map_batches(..., batch_format="pyarrow")`. Frames are read at the times
+    pass 1 recorded for the segment (`frame_times`): the video is not indexed again."""
 
     def __init__(self, settings: SampleSettings, tolerate_bugs: bool = False):
         self.settings = settings
         self.caught = caught(tolerate_bugs)
-        self._timelines: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         return table_from_rows([self.materialize(row) for row in batch.to_pylist()], PASS3_WORK)
@@ -66,10 +63,9 @@ class MaterializeSegment:
         stage = "decode"
         try:
             with opened(row["uri"], self.settings.access, row["source_fingerprint"]) as source:
-                timestamps = self._timeline(source)
                 plan, profile, note = self._plan(row)
                 stage = "write_media"
-                media = self._write(row, source, timestamps, plan, profile)
+                media = self._write(row, source, plan, profile)
         except OverBudget as exc:
             return {**_identity(row), "status": "filtered", "reason": "over_token_budget", "error_message": str(exc)}
         except CorruptFrames as exc:
@@ -77,14 +73,6 @@ class MaterializeSegment:
         except self.caught as exc:
             return {**_identity(row), **failed_row(stage, row["uri"], exc)}
         return {**_identity(row), "status": "ok", **self._sample(row, plan, profile, note, media)}
-
-    def _timeline(self, source: Source) -> np.ndarray:
-        uri = source.uri
-        if uri not in self._timelines:
-            self._timelines[uri] = guarded(self.settings.access.guard, uri, 0.0, read, source, probe_video).timestamps
-            if len(self._timelines) > 4:
-                self._timelines.popitem(last=False)
-        return self._timelines[uri]
 
     def _plan(self, row: dict) -> tuple[VideoPlan, TokenProfile, str | None]:
         s, probe = self.settings, row["probe"]
@@ -104,11 +92,11 @@ class MaterializeSegment:
         probe = row["probe"]
         return plan_image(probe["display_height"], probe["display_width"], self.settings.profile)
 
-    def _write(self, row: dict, source: Source, timestamps: np.ndarray, plan: VideoPlan, profile: TokenProfile) -> dict:
+    def _write(self, row: dict, source: Source, plan: VideoPlan, profile: TokenProfile) -> dict:
         s, probe = self.settings, row["probe"]
         sample = ids.sample_id(row["segment_id"], "video", profile.name)
         rel = posixpath.join(RUN.media, sample[1:3], sample)
-        absolute = [row["start_frame"] + i for i in plan.indices]
+        sampled = np.asarray(row["frame_times"])[list(plan.indices)]
         with metrics.timed("vidcurate_decode_seconds", stage="materialize"):
             frames = guarded(
                 s.access.guard,
@@ -117,7 +105,7 @@ class MaterializeSegment:
                 read,
                 source,
                 read_frames_at,
-                timestamps[absolute],
+                sampled,
                 probe["start_time"],
                 probe["rotation"],
                 plan.stored_size,
@@ -136,7 +124,7 @@ class MaterializeSegment:
         out["media_bytes"] = payloads if s.carry_media else None
         if s.write_still:
             image_plan = self._image_plan(row)
-            when = [_best_keyframe(row, timestamps[absolute])]
+            when = [_best_keyframe(row, sampled)]
             (still,) = guarded(
                 s.access.guard,
                 row["uri"],

@@ -89,4 +89,5 @@ def _segment_row(base: dict, probe: VideoProbe, index: int, seg: Segment) -> dic
         "end_s": round(seg.end_s, 6),
         "duration_s": round(seg.duration_s, 6),
         "corrupt_frames": seg.corrupt_frames,
+        "frame_times": probe.timestamps[seg.start_frame : seg.end_frame].tolist(),
     }
