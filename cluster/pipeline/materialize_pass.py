@@ -27,6 +27,7 @@ from cluster.pipeline.segment_pass import actor_cpu_share
 from cluster.progress import BugBudget, ChunkCollector, ChunkLedger, committed_files, record_pass, step_files
 from cluster.stages.caption_score_stage import ScoreCaptions
 from cluster.stages.caption_stage import CaptionSegments
+from cluster.stages.chunk_rows import ChunkRows, in_chunk
 from cluster.stages.compose_stage import ComposeSamples, ComposeSettings
 from cluster.stages.inputs import input_access
 from cluster.stages.materialize_stage import MaterializeSegment, SampleSettings
@@ -41,6 +42,9 @@ ROWS_PER_BLOCK = 4
 ACCOUNTING_COLUMNS = ["input_index", "uri", "segment_id", "status", "reason", "stage", "error_type"]
 ERROR_COLUMNS = ["uri", *(name for name in ERRORS.names if name != "input")]
 MATERIALIZE_MEMORY = 512 * 1024**2
+# a media task decodes on one thread; half a CPU each lets two of them use the cores that a
+# waiting captioner leaves idle (when all are busy, the OS shares the cores between them)
+MATERIALIZE_CPUS = 0.5
 
 
 @dataclass(frozen=True)
@@ -224,31 +228,9 @@ class EarlierErrors:
         self.candidates, self.chunk_size = candidates, chunk_size
 
     def __call__(self, chunk: int) -> list[dict]:
-        failed = _in_chunk(chunk, self.chunk_size) & (pc.field("status") == "error")
+        failed = in_chunk(chunk, self.chunk_size) & (pc.field("status") == "error")
         rows = self.candidates.to_table(columns=ERROR_COLUMNS, filter=failed).to_pylist()
         return [{"input": r.pop("uri"), **r} for r in rows]
-
-
-class ChunkRows:
-    """Flat-map actor: a chunk's kept candidate rows, embeddings and all, with their
-    cluster fields from `selection/`, read on a worker when the pipeline reaches it."""
-
-    def __init__(self, store: Store, candidate_files: list[str], chunk_size: int):
-        self.candidates = store.dataset(candidate_files, CANDIDATES)
-        self.chunk_size = chunk_size
-
-    def __call__(self, item: dict) -> list[dict]:
-        clustering = json.loads(item["segments"])
-        wanted = _in_chunk(item["chunk"], self.chunk_size) & pc.field("segment_id").isin(list(clustering))
-        rows = self.candidates.to_table(filter=wanted).to_pylist()
-        return [
-            {**r, "cluster_id": clustering[r["segment_id"]][0], "duplicate_group": clustering[r["segment_id"]][1]}
-            for r in rows
-        ]
-
-
-def _in_chunk(chunk: int, chunk_size: int) -> pc.Expression:
-    return (pc.field("input_index") >= chunk * chunk_size) & (pc.field("input_index") < (chunk + 1) * chunk_size)
 
 
 def _complete(rows: list[dict]) -> bool:
@@ -265,7 +247,7 @@ def _samples(cfg, kept: ray.data.Dataset, store: Store, captioning: CaptionPlan 
         MaterializeSegment(_settings(cfg, store, carry_media=captioning is not None), cfg.errors.max_fraction > 0),
         batch_size=1,
         batch_format="pyarrow",
-        num_cpus=1,
+        num_cpus=MATERIALIZE_CPUS,
         memory=MATERIALIZE_MEMORY,
     )
     if captioning:

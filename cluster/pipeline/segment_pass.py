@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import cast
 
 import open_clip
@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 # One video per block: a slow or failing video never holds its neighbours back.
 MAX_BLOCKS = 100_000
+# what a decode task reserves: a batch of thumbnails, a segment's keyframes, its decoder child
+DECODE_MEMORY = 512 * 1024**2
 
 
 class ScoringUnavailable(UsageError):
@@ -90,21 +92,27 @@ def _scored(
     ds: ray.data.Dataset = ray.data.from_items(videos, override_num_blocks=min(len(videos), MAX_BLOCKS))
     split_gpus = cfg.split.transnet_gpus if split.transnet_device == "cuda" else 0
     tolerate_bugs = cfg.errors.max_fraction > 0
-    ds = ds.flat_map(_conformed(SegmentVideo(split, access, tolerate_bugs)), num_cpus=1, num_gpus=split_gpus)
+    # the same memory reservation on both keeps the keyframe decode in the split's task (one
+    # fetch of a remote input, one decoder child) and out of the CLIP actor, which only scores
+    ds = ds.flat_map(SegmentVideo(split, access, tolerate_bugs), num_cpus=1, num_gpus=split_gpus, memory=DECODE_MEMORY)
     short_side = open_clip.get_model_config(scoring.clip.model)["vision_cfg"]["image_size"]
     max_corrupt = cfg.limits.max_corrupt_fraction
     keyframes = DecodeKeyframes(cfg.scoring.keyframes, short_side, access, max_corrupt, tolerate_bugs)
-    ds = ds.map(keyframes, num_cpus=1)
+    ds = ds.map(keyframes, num_cpus=1, num_gpus=split_gpus, memory=DECODE_MEMORY)
     # with TransNetV2 on the GPUs, a scoring actor leaves a share of its GPU to the split tasks,
     # which feed it: a whole GPU per actor would let neither run
     gpus = 1 - split_gpus if ray.cluster_resources().get("GPU", 0) >= 1 else 0
     actor_cpus = actor_cpu_share(cfg.scoring.cpus_per_actor, ray.cluster_resources().get("CPU", 0))
+    threads = max(1, int(largest_node_cpus() // cfg.scoring.actors))
     log.info(
-        "scoring actors: %s, %s CPU each", "1 GPU each" if gpus else "CPU only (the cluster has no GPU)", actor_cpus
+        "scoring actors: %s, %s CPU each (%d torch threads on CPU)",
+        "1 GPU each" if gpus else "CPU only (the cluster has no GPU)",
+        actor_cpus,
+        threads,
     )
     return ds.map_batches(
         ScoreSegments,
-        fn_constructor_args=(scoring,),
+        fn_constructor_args=(replace(scoring, threads=threads),),
         batch_size=cfg.scoring.batch_size,
         batch_format="pyarrow",
         compute=ActorPoolStrategy(min_size=1, max_size=cfg.scoring.actors),
@@ -174,6 +182,10 @@ def refusal(entry: dict, admission: Admission) -> dict | None:
     return None
 
 
+def largest_node_cpus() -> float:
+    return max((n["Resources"].get("CPU", 0) for n in ray.nodes() if n["Alive"]), default=1)
+
+
 def actor_cpu_share(wanted: float, total: float) -> float:
     """A scoring actor holds its CPUs for the whole pass; on a small cluster it must leave
     at least one CPU to the decode tasks that feed it, or both wait forever."""
@@ -230,12 +242,3 @@ def choose_detector(requested: str, gpus: float, installed: bool) -> str:
         chosen, why = "transnetv2", f"the cluster has {gpus:g} GPUs"
     log.info("split.detector auto: %s, because %s", chosen, why)
     return chosen
-
-
-def _conformed(stage):
-    """Every output row carries every column, so all blocks share one schema."""
-
-    def run(row: dict) -> list[dict]:
-        return [{name: out.get(name) for name in CANDIDATES.names} for out in stage(row)]
-
-    return run

@@ -34,6 +34,9 @@ class ScoreSettings:
     head_path: str | None
     aggregate: str  # mean | min
     meaningful: bool  # False for randomly initialised weights
+    # torch threads of an actor on CPU: its share of its node's cores, not only the CPUs it
+    # reserves, so that the model borrows the cores decoding leaves idle
+    threads: int = 1
 
 
 class ScoreSegments:
@@ -42,6 +45,8 @@ class ScoreSegments:
     def __init__(self, settings: ScoreSettings):
         self.settings = settings
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        if self.device == "cpu":
+            torch.set_num_threads(settings.threads)
         self.model, self.preprocess, self.tokenizer = clip.load(settings.clip, self.device)
         self.gpu_preprocess = clip.TensorPreprocess.of(self.preprocess) if self.device == "cuda" else None
         weights = None if settings.clip.random_init else aesthetic.head_weights(settings.head, settings.head_path)

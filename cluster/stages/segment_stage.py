@@ -15,7 +15,7 @@ from cluster.video.guard import guarded
 from cluster.video.probe import VideoProbe, probe_video
 from cluster.video.shots import SplitSettings, check_frames, segments_of
 from cluster.video.split import Segment
-from schemas.tables import TEXT_FIELDS
+from schemas.tables import CANDIDATES, TEXT_FIELDS
 
 
 class SegmentVideo:
@@ -27,11 +27,12 @@ class SegmentVideo:
         self.caught = caught(tolerate_bugs)
 
     def __call__(self, row: dict) -> list[dict]:
+        """The input's rows, each with every column of candidates/ (so all blocks share one schema)."""
         rows = self._rows(row)
         segments = sum(1 for r in rows if r.get("segment_id"))
         metrics.count("vidcurate_videos_probed", outcome=rows[0]["status"] if not segments else "ok")
         metrics.count("vidcurate_segments_created", segments)
-        return [{**r, "video_rows": len(rows)} for r in rows]
+        return [{name: {**r, "video_rows": len(rows)}.get(name) for name in CANDIDATES.names} for r in rows]
 
     def _rows(self, row: dict) -> list[dict]:
         uri = row["uri"]
