@@ -192,15 +192,6 @@ class TokensConfig(TokenProfile):
     # the trainer's tokenizer (folder or Hugging Face id): text tokens are counted with it
     tokenizer: str | None = None
 
-    @model_validator(mode="after")
-    def _countable_text(self) -> TokensConfig:
-        if self.tokenizer and self.family == "qwen3-vl":
-            raise ValueError(
-                "tokens.tokenizer: text tokens are counted for qwen2-vl and qwen2.5-vl only (Qwen3-VL's processor "
-                "adds per-step timestamp text); leave tokens.tokenizer unset for qwen3-vl"
-            )
-        return self
-
     def profile(self) -> TokenProfile:
         return TokenProfile(**self.model_dump(exclude={"max_total_tokens", "tokenizer"}))
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from cluster.progress import committed_files
 from cluster.store import Store
+from cluster.tokens.profiles import UNSUPPORTED
 from cluster.usage import UsageError
 from schemas.layout import RUN
 from schemas.tables import DATASET
@@ -37,7 +38,15 @@ def export(store: Store, fmt: str, out: Path | None) -> str:
     if fmt not in CONSUMER:
         raise ExportError(f"unknown export format {fmt!r}; use one of {sorted(CONSUMER)}")
     shards = committed_files(store, "materialize", RUN.dataset)
-    profiles = {p.split(":")[0] for p in _column(store, shards, "token_profile")}
+    counted = set(_column(store, shards, "token_profile"))
+    for family in sorted({p.split(":")[1] for p in counted}):
+        reason = UNSUPPORTED.get((CONSUMER[fmt], family))
+        if reason:
+            raise ExportError(
+                f"{fmt} reads these {family} samples through {CONSUMER[fmt]}, which vidcurate cannot count exactly "
+                f"for {family} ({reason}); train on dataset/ with transformers' processor, as trainer_args.json says"
+            )
+    profiles = {p.split(":")[0] for p in counted}
     if profiles - {CONSUMER[fmt]}:
         raise ExportError(
             f"{fmt} reads counts made for the {CONSUMER[fmt]} profile but these samples were counted for "

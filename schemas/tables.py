@@ -99,6 +99,14 @@ SELECTION = pa.schema(
 
 MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
 
+VIDEO_METADATA = pa.struct(
+    [
+        ("fps", pa.float64()),
+        ("frames_indices", pa.list_(pa.int64())),
+        ("total_num_frames", pa.int64()),
+    ]
+)
+
 MEDIA_ITEM = pa.struct(
     [
         ("kind", pa.string()),  # video | image
@@ -113,6 +121,11 @@ MEDIA_ITEM = pa.struct(
         ("resized_height", pa.int32()),
         ("resized_width", pa.int32()),
         ("sampled_fps", pa.float64()),
+        # what a trainer hands transformers' processor with the frames (video_metadata, with
+        # do_sample_frames off): source frame indices and fps, so Qwen3-VL's timestamps are source times
+        ("video_metadata", VIDEO_METADATA),
+        ("timestamps", pa.list_(pa.float64())),  # Qwen3-VL: the time written before each temporal step
+        ("timestamp_tokens", pa.int32()),  # tokens of those "<t seconds>" texts (0 for other families)
     ]
 )
 
@@ -140,8 +153,9 @@ DATASET = pa.schema(
         ("image_pad_tokens", pa.int32()),
         ("video_pad_tokens", pa.int32()),
         ("visual_tokens", pa.int32()),  # pads plus vision start/end tokens
-        ("text_tokens", pa.int32()),  # null unless a tokenizer is configured
-        ("total_tokens", pa.int32()),
+        ("timestamp_tokens", pa.int32()),  # Qwen3-VL's per-step timestamp texts
+        ("text_tokens", pa.int32()),  # null unless a tokenizer is configured (then it covers the timestamps)
+        ("total_tokens", pa.int32()),  # visual plus text, or plus timestamps when text is not counted
         ("token_profile", pa.string()),
         ("token_profile_params", pa.string()),  # JSON of every resolved parameter
         ("budget_adjustment", pa.string()),  # what max_total_tokens changed, if anything

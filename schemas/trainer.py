@@ -71,16 +71,47 @@ def trainer_args(profile: TokenProfile, dataset_root: str, max_sample_tokens: in
             "model_max_length_at_least": max_sample_tokens,
         }
         return {**common, "qwen_vl_finetune": args}
-    key = "qwen_vl_utils" if profile.consumer == "qwen-vl-utils" else "hf_processor"
-    args = {
-        "min_pixels": p["image_min_pixels"],
-        "max_pixels": p["image_max_pixels"],
-        "video_min_pixels": p["video_min_pixels"],
-        "video_max_pixels": p["video_max_pixels"],
+    if profile.consumer == "qwen-vl-utils":
+        return {**common, "qwen_vl_utils": _qwen_vl_utils(profile, p)}
+    return {**common, "hf_processor": _hf_processor(profile, p)}
+
+
+def _qwen_vl_utils(profile: TokenProfile, p: dict) -> dict:
+    """Keys to put verbatim in each content element (`{"type": "video", "video": ..., **video}`)
+    and the patch size to pass to `process_vision_info(..., image_patch_size=...)`."""
+    frames = (
+        {"nframes": p["nframes"]}
+        if "nframes" in p
+        else {"fps": p["fps"], "min_frames": p["min_frames"], "max_frames": p["max_frames"]}
+    )
+    video = {
+        "min_pixels": p["video_min_pixels"],
+        "max_pixels": p["video_max_pixels"],
         "total_pixels": p["video_total_pixels"],
-        "fps": p.get("fps"),
-        "nframes": p.get("nframes"),
-        "min_frames": p["min_frames"],
-        "max_frames": p["max_frames"],
+        **frames,
     }
-    return {**common, key: args}
+    return {
+        "image_patch_size": profile.factor // 2,
+        "video": video,
+        "image": {"min_pixels": p["image_min_pixels"], "max_pixels": p["image_max_pixels"]},
+    }
+
+
+def _hf_processor(profile: TokenProfile, p: dict) -> dict:
+    """Keyword arguments of transformers' image and video processors, and what to pass with
+    each video: its stored frames (or its mp4) with the sample's `video_metadata`."""
+    patch = profile.factor // 2
+    return {
+        "image_processor": {
+            "patch_size": patch,
+            "size": {"shortest_edge": p["image_min_pixels"], "longest_edge": p["image_max_pixels"]},
+        },
+        "video_processor": {
+            "patch_size": patch,
+            "size": {"shortest_edge": p["video_min_pixels"], "longest_edge": p["video_max_pixels"]},
+            "do_sample_frames": False,
+            "cap_pixels_per_frame": p["cap_pixels_per_frame"],
+            "max_video_tokens": p["max_video_tokens"],
+        },
+        "per_video": "video_metadata=media[i].video_metadata of the sample (the frames are already sampled)",
+    }

@@ -94,7 +94,7 @@ def prepared(cfg) -> Iterator[Prepared]:
     store = output_store(cfg.output)
     manifest = read_inputs(cfg, store)
     scoring = prepare_scoring(cfg.scoring)
-    check_tokenizer(cfg.tokens.tokenizer)
+    check_tokenizer(cfg.tokens.tokenizer, cfg.tokens.family)
     with claimed(cfg, store), on_cluster(cfg, store, manifest):
         yield Prepared(manifest, scoring, store, prepare_captioning(cfg, scoring.clip))
 

@@ -2,7 +2,8 @@
 
 Applies the caption quality gates, draws the instruction from the pool, builds and checks
 the conversation, and totals the placeholder tokens of the media the sample carries, plus
-its text tokens when the trainer's tokenizer is configured.
+its text tokens when the trainer's tokenizer is configured (which cover Qwen3-VL's timestamps;
+without a tokenizer those are added by Qwen's tokenizer rule).
 """
 
 from __future__ import annotations
@@ -98,7 +99,12 @@ class ComposeSamples:
         # a video is its frame files, or its mp4 when only clips are written
         check_conversation(messages, videos=max(len(row["videos"]), len(row["video_clips"])), images=len(row["images"]))
         visual = sum(m["sequence_tokens"] for m in items)
-        text = text_tokens(load_tokenizer(self.settings.tokenizer), messages) if self.settings.tokenizer else None
+        videos = [m for m in items if m["kind"] == "video"]
+        stamps = sum(m["timestamp_tokens"] for m in videos)
+        text = None
+        if self.settings.tokenizer:
+            times = [m["timestamps"] or () for m in videos]
+            text = text_tokens(load_tokenizer(self.settings.tokenizer), messages, times)
         for kind in ("video", "image"):
             metrics.count(
                 "vidcurate_tokens_emitted", sum(m["pad_tokens"] for m in items if m["kind"] == kind), kind=kind
@@ -110,8 +116,9 @@ class ComposeSamples:
             "image_pad_tokens": sum(m["pad_tokens"] for m in items if m["kind"] == "image"),
             "video_pad_tokens": sum(m["pad_tokens"] for m in items if m["kind"] == "video"),
             "visual_tokens": visual,
+            "timestamp_tokens": stamps,
             "text_tokens": text,
-            "total_tokens": visual + (text or 0),
+            "total_tokens": visual + (stamps if text is None else text),
         }
 
 

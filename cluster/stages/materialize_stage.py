@@ -21,6 +21,7 @@ from cluster.stages.errors import caught, failed_row
 from cluster.stages.inputs import InputAccess, opened
 from cluster.store import Store
 from cluster.tokens.budget import OverBudget, fit_video
+from cluster.tokens.geometry import VisualCount
 from cluster.tokens.profiles import TokenProfile
 from cluster.tokens.sampling import VideoPlan, plan_image
 from cluster.video.decode import CorruptFrames, read_frames_at
@@ -86,6 +87,7 @@ class MaterializeSegment:
             s.profile,
             s.max_total_tokens,
             image_tokens,
+            row["start_frame"],
         )
 
     def _image_plan(self, row: dict):
@@ -147,19 +149,27 @@ class MaterializeSegment:
         return rel
 
     def _sample(self, row: dict, plan: VideoPlan, profile: TokenProfile, note: str | None, media: dict) -> dict:
+        fps = (row["end_frame"] - row["start_frame"]) / row["duration_s"]
+        metadata = {
+            "fps": fps,
+            "frames_indices": [row["start_frame"] + i for i in plan.indices],
+            "total_num_frames": row["probe"]["num_frames"],
+        }
         items = [
-            _media_item(
-                "video", "<video>", plan.count, plan.indices, plan.stored_size, plan.resized_size, plan.sampled_fps
-            )
+            {
+                **_media_item("video", "<video>", plan.count, plan.stored_size, plan.resized_size),
+                "frames_used": len(plan.indices),
+                "frame_indices": list(plan.indices),
+                "sampled_fps": plan.sampled_fps,
+                "video_metadata": metadata,
+                "timestamps": list(plan.timestamps),
+                "timestamp_tokens": plan.timestamp_tokens,
+            }
         ]
         if media["image"]:
             image_plan = self._image_plan(row)
-            items.insert(
-                0,
-                _media_item(
-                    "image", "<image>", image_plan.count, (), image_plan.stored_size, image_plan.resized_size, None
-                ),
-            )
+            image = _media_item("image", "<image>", image_plan.count, image_plan.stored_size, image_plan.resized_size)
+            items.insert(0, {**image, "frames_used": 1, "frame_indices": [], "timestamp_tokens": 0})
         text = manifest_caption(row)
         return {
             "id": media["sample_id"],
@@ -199,18 +209,17 @@ def _best_keyframe(row: dict, sampled_times: np.ndarray) -> float:
     return float(sampled_times[len(sampled_times) // 2])
 
 
-def _media_item(kind, placeholder, count, indices, stored, resized, fps) -> dict:
+def _media_item(
+    kind: str, placeholder: str, count: VisualCount, stored: tuple[int, int], resized: tuple[int, int]
+) -> dict:
     return {
         "kind": kind,
         "placeholder": placeholder,
         "pad_tokens": count.pad_tokens,
         "sequence_tokens": count.sequence_tokens,
         "grid_thw": list(count.grid),
-        "frames_used": len(indices) if kind == "video" else 1,
-        "frame_indices": list(indices),
         "stored_height": stored[0],
         "stored_width": stored[1],
         "resized_height": resized[0],
         "resized_width": resized[1],
-        "sampled_fps": fps,
     }

@@ -20,10 +20,12 @@ def fit_video(
     profile: TokenProfile,
     budget: int | None,
     other_tokens: int = 0,
+    first_frame: int = 0,
 ) -> tuple[VideoPlan, TokenProfile, str | None]:
-    """Return the plan, the profile it was made with, and a note of what was lowered."""
-    plan = plan_video(total_frames, video_fps, height, width, profile)
-    if budget is None or plan.count.sequence_tokens + other_tokens <= budget:
+    """Return the plan, the profile it was made with, and a note of what was lowered. The
+    budget covers the video's pads, vision markers and timestamps, plus `other_tokens`."""
+    plan = plan_video(total_frames, video_fps, height, width, profile, first_frame)
+    if budget is None or plan.tokens + other_tokens <= budget:
         return plan, profile, None
     base = profile.resolved()
     for pixel_step in STEPS:  # fps is lowered first, then resolution
@@ -32,12 +34,12 @@ def fit_video(
             if changes is None:
                 continue
             candidate = profile.with_overrides(**changes)
-            plan = plan_video(total_frames, video_fps, height, width, candidate)
-            if plan.count.sequence_tokens + other_tokens <= budget:
+            plan = plan_video(total_frames, video_fps, height, width, candidate, first_frame)
+            if plan.tokens + other_tokens <= budget:
                 note = ", ".join(f"{k} {base.get(k)} -> {v}" for k, v in changes.items())
                 return plan, candidate, note
     raise OverBudget(
-        f"{plan.count.sequence_tokens + other_tokens} tokens at the lowest fps and resolution "
+        f"{plan.tokens + other_tokens} tokens at the lowest fps and resolution "
         f"{profile.name} allows, over max_total_tokens={budget}"
     )
 

@@ -44,6 +44,35 @@ def smart_resize(height: int, width: int, factor: int, min_pixels: int, max_pixe
     return h, w
 
 
+def smart_resize_clip(
+    num_frames: int, height: int, width: int, factor: int, min_pixels: int, max_pixels: int
+) -> tuple[int, int]:
+    """Qwen3-VL's video resize: the bounds hold for frames × height × width of the whole clip
+    (transformers' `video_processing_qwen3_vl.smart_resize`, its rounding kept)."""
+    if num_frames < TEMPORAL_PATCH:
+        raise GeometryError(f"a Qwen3-VL video needs at least {TEMPORAL_PATCH} frames, got {num_frames}")
+    if height < factor or width < factor:
+        scale = max(factor / height, factor / width)
+        height, width = int(height * scale), int(width * scale)
+    if max(height, width) / min(height, width) > MAX_RATIO:
+        raise GeometryError(
+            f"aspect ratio {max(height, width) / min(height, width):.1f}:1 of {width}x{height} "
+            f"exceeds {MAX_RATIO}:1, which Qwen-VL processors reject"
+        )
+    h = round(height / factor) * factor
+    w = round(width / factor) * factor
+    t = round(num_frames / TEMPORAL_PATCH) * TEMPORAL_PATCH
+    if t * h * w > max_pixels:
+        beta = math.sqrt(num_frames * height * width / max_pixels)
+        h = max(factor, math.floor(height / beta / factor) * factor)
+        w = max(factor, math.floor(width / beta / factor) * factor)
+    elif t * h * w < min_pixels:
+        beta = math.sqrt(min_pixels / (num_frames * height * width))
+        h = math.ceil(height * beta / factor) * factor
+        w = math.ceil(width * beta / factor) * factor
+    return h, w
+
+
 @dataclass(frozen=True)
 class VisualCount:
     """Placeholder accounting for one image or video as the processor sees it."""
@@ -63,13 +92,13 @@ def image_count(resized_h: int, resized_w: int, family: str) -> VisualCount:
 def video_count(num_frames: int, resized_h: int, resized_w: int, family: str) -> VisualCount:
     """Count for `num_frames` frames; an odd count is padded by repeating the last frame.
 
-    Qwen3-VL wraps every temporal step in its own start/end pair (its "<t seconds>"
-    timestamp text is counted as text, not here).
+    Qwen3-VL's processor keeps the chat template's start/end pair around the video and wraps
+    every temporal step in one more (its "<t seconds>" text is counted apart, in timestamps.py).
     """
     patch = PATCH_SIZE[family]
     steps = math.ceil(num_frames / TEMPORAL_PATCH)
     grid = (steps, resized_h // patch, resized_w // patch)
     per_step = grid[1] * grid[2] // SPATIAL_MERGE**2
     pads = steps * per_step
-    wrappers = 2 * steps if family == "qwen3-vl" else 2
+    wrappers = 2 + 2 * steps if family == "qwen3-vl" else 2
     return VisualCount(grid=grid, pad_tokens=pads, sequence_tokens=pads + wrappers)

@@ -9,20 +9,30 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from cluster.tokens.geometry import resize_factor
 
 Consumer = Literal["qwen-vl-utils", "hf-processor", "llamafactory", "qwen-vl-finetune"]
 Family = Literal["qwen2-vl", "qwen2.5-vl", "qwen3-vl"]
 
-# Combinations whose video rules differ from every rule implemented here; refusing them is
-# better than storing counts the trainer will not reproduce.
+# Newer models that reuse Qwen3-VL's processor (transformers maps them to Qwen3VLProcessor).
+FAMILY_ALIASES = {"qwen3.5": "qwen3-vl", "qwen3.5-moe": "qwen3-vl", "qwen3-vl-moe": "qwen3-vl"}
+
+# Combinations whose rules are not reproduced exactly here; refusing them is better than
+# storing counts the trainer will not reproduce.
 UNSUPPORTED = {
-    ("hf-processor", "qwen3-vl"): "transformers' Qwen3-VL video processor budgets pixels over the whole clip",
-    ("llamafactory", "qwen3-vl"): "LLaMA-Factory's Qwen3-VL plugin adds per-step timestamps with other rules",
-    ("qwen-vl-finetune", "qwen3-vl"): "qwen-vl-finetune's defaults are documented for Qwen2/2.5-VL only",
+    ("qwen-vl-utils", "qwen3-vl"): (
+        "qwen-vl-utils hands Qwen3-VL a frame list with clip-relative timestamps (fps faked from sample_fps) "
+        "and re-resizes its frames with twice the resize factor"
+    ),
+    ("llamafactory", "qwen3-vl"): (
+        "LLaMA-Factory's Qwen3-VL plugin drops the outer vision pair and times its truncated linspace indices "
+        "from the file's fps, rules not implemented here yet"
+    ),
+    ("qwen-vl-finetune", "qwen3-vl"): "qwen-vl-finetune's data pipeline is written for Qwen2/2.5-VL only",
 }
+NEAREST = {"qwen3-vl": "hf-processor", "qwen2-vl": "qwen-vl-utils", "qwen2.5-vl": "qwen-vl-utils"}
 
 
 class TokenProfile(BaseModel):
@@ -44,15 +54,32 @@ class TokenProfile(BaseModel):
     # LLaMA-Factory pre-scales media, then its processor applies these bounds.
     processor_min_pixels: int | None = None
     processor_max_pixels: int | None = None
+    # transformers' video processors (hf-processor): the per-frame pixel cap, recorded so the
+    # counts do not move when transformers flips its default, and the tokens it is derived from
+    # (Qwen2/2.5-VL: the whole video's budget; Qwen3-VL: the ceiling per frame)
+    cap_pixels_per_frame: bool | None = None
+    max_video_tokens: int | None = None
+
+    @field_validator("family", mode="before")
+    @classmethod
+    def _alias(cls, family: object) -> object:
+        return FAMILY_ALIASES.get(family, family) if isinstance(family, str) else family
 
     @model_validator(mode="after")
     def _check(self) -> TokenProfile:
         reason = UNSUPPORTED.get((self.consumer, self.family))
         if reason:
             raise ValueError(
-                f"token profile {self.consumer} with {self.family} is not supported ({reason}); "
-                "use consumer 'qwen-vl-utils' for Qwen3-VL"
+                f"token profile {self.consumer} with {self.family} cannot be counted exactly ({reason}); "
+                f"the nearest exact profile is consumer {NEAREST[self.family]!r} with family {self.family!r}"
             )
+        for keys, consumer in (
+            (("cap_pixels_per_frame", "max_video_tokens"), "hf-processor"),
+            (("video_total_pixels",), "qwen-vl-utils"),
+        ):
+            misplaced = [k for k in keys if getattr(self, k) is not None]
+            if misplaced and self.consumer != consumer:
+                raise ValueError(f"token profile: {', '.join(misplaced)} apply to consumer {consumer!r} only")
         if self.fps is not None and self.nframes is not None:
             raise ValueError("token profile: set either fps or nframes, not both")
         if self.fps is not None and self.fps <= 0:
@@ -67,18 +94,47 @@ class TokenProfile(BaseModel):
     def factor(self) -> int:
         return resize_factor(self.family)
 
+    @property
+    def timestamps(self) -> bool:
+        """Whether the processor writes a timestamp before every temporal step."""
+        return self.family == "qwen3-vl"
+
     def resolved(self) -> dict:
         """All parameters with the consumer's defaults filled in."""
         overrides = self.model_dump(exclude={"consumer", "family"}, exclude_none=True)
-        return {**_defaults(self.consumer, self.factor), **overrides}
+        return {**_defaults(self.consumer, self.family, self.factor), **overrides}
 
     def with_overrides(self, **changes: object) -> TokenProfile:
         return self.model_copy(update=changes)
 
 
-def _defaults(consumer: Consumer, f: int) -> dict:
-    if consumer in ("qwen-vl-utils", "hf-processor"):
-        image_bounds = (4 * f * f, 16384 * f * f) if consumer == "qwen-vl-utils" else (56 * 56, 16384 * 28 * 28)
+def _defaults(consumer: Consumer, family: Family, f: int) -> dict:
+    if consumer == "hf-processor" and family == "qwen3-vl":
+        # the published Qwen3-VL processor configs; video bounds are for frames x height x width
+        return {
+            "fps": 2.0,
+            "min_frames": 4,
+            "max_frames": 768,
+            "video_min_pixels": 4096,
+            "video_max_pixels": 24576 * f * f,
+            "cap_pixels_per_frame": True,
+            "max_video_tokens": 768,
+            "image_min_pixels": 65536,
+            "image_max_pixels": 16777216,
+        }
+    if consumer == "hf-processor":
+        return {
+            "fps": 2.0,
+            "min_frames": 4,
+            "max_frames": 768,
+            "video_min_pixels": 128 * f * f,
+            "video_max_pixels": 768 * f * f,
+            "cap_pixels_per_frame": True,
+            "max_video_tokens": 128000,
+            "image_min_pixels": 56 * 56,
+            "image_max_pixels": 16384 * 28 * 28,
+        }
+    if consumer == "qwen-vl-utils":
         return {
             "fps": 2.0,
             "min_frames": 4,
@@ -86,8 +142,8 @@ def _defaults(consumer: Consumer, f: int) -> dict:
             "video_min_pixels": 128 * f * f,
             "video_max_pixels": 768 * f * f,
             "video_total_pixels": int(128000 * f * f * 0.9),
-            "image_min_pixels": image_bounds[0],
-            "image_max_pixels": image_bounds[1],
+            "image_min_pixels": 4 * f * f,
+            "image_max_pixels": 16384 * f * f,
         }
     if consumer == "llamafactory":
         return {

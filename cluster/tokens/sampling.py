@@ -11,8 +11,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cluster.tokens.geometry import TEMPORAL_PATCH, VisualCount, image_count, smart_resize, video_count
+from cluster.tokens.geometry import (
+    TEMPORAL_PATCH,
+    VisualCount,
+    image_count,
+    smart_resize,
+    smart_resize_clip,
+    video_count,
+)
 from cluster.tokens.profiles import TokenProfile
+from cluster.tokens.timestamps import step_timestamps, timestamp_tokens
 
 
 class SamplingError(ValueError):
@@ -26,6 +34,17 @@ class VideoPlan:
     resized_size: tuple[int, int]  # (h, w) the processor feeds the vision tower
     sampled_fps: float
     count: VisualCount
+    # Qwen3-VL: the time written before each temporal step, from frame indices of the source
+    timestamps: tuple[float, ...] = ()
+
+    @property
+    def timestamp_tokens(self) -> int:
+        return timestamp_tokens(self.timestamps)
+
+    @property
+    def tokens(self) -> int:
+        """Everything the video costs in the sequence: pads, vision markers, timestamps."""
+        return self.count.sequence_tokens + self.timestamp_tokens
 
 
 @dataclass(frozen=True)
@@ -35,16 +54,20 @@ class ImagePlan:
     count: VisualCount
 
 
-def plan_video(total_frames: int, video_fps: float, height: int, width: int, profile: TokenProfile) -> VideoPlan:
-    """Plan a clip of `total_frames` frames at `video_fps`, each `height`×`width` on screen."""
+def plan_video(
+    total_frames: int, video_fps: float, height: int, width: int, profile: TokenProfile, first_frame: int = 0
+) -> VideoPlan:
+    """Plan a clip of `total_frames` frames at `video_fps`, each `height`×`width` on screen,
+    that starts at frame `first_frame` of its source (timestamps are source times)."""
     if total_frames < 1 or video_fps <= 0:
         raise SamplingError(f"clip has {total_frames} frames at {video_fps} fps; nothing to sample")
     p = profile.resolved()
-    indices = _indices(total_frames, video_fps, profile.consumer, p)
+    indices = _indices(total_frames, video_fps, profile, p)
     stored, resized = _frame_size(height, width, len(indices), profile, p)
     count = video_count(len(indices), resized[0], resized[1], profile.family)
     sampled_fps = len(indices) / total_frames * video_fps
-    return VideoPlan(tuple(int(i) for i in indices), stored, resized, sampled_fps, count)
+    times = step_timestamps([first_frame + int(i) for i in indices], video_fps) if profile.timestamps else ()
+    return VideoPlan(tuple(int(i) for i in indices), stored, resized, sampled_fps, count, times)
 
 
 def plan_image(height: int, width: int, profile: TokenProfile) -> ImagePlan:
@@ -59,8 +82,10 @@ def plan_image(height: int, width: int, profile: TokenProfile) -> ImagePlan:
     return ImagePlan(stored, resized, image_count(*resized, profile.family))
 
 
-def _indices(total: int, video_fps: float, consumer: str, p: dict) -> np.ndarray:
-    duration = total / video_fps
+def _indices(total: int, video_fps: float, profile: TokenProfile, p: dict) -> np.ndarray:
+    duration, consumer = total / video_fps, profile.consumer
+    if consumer == "hf-processor" and profile.family == "qwen3-vl":
+        return _qwen3_indices(total, video_fps, p)
     if consumer == "llamafactory":
         n = min(total, p["max_frames"], max(1, math.floor(duration * p["fps"])))
         return np.linspace(0, total - 1, n).astype(np.int64)
@@ -71,6 +96,20 @@ def _indices(total: int, video_fps: float, consumer: str, p: dict) -> np.ndarray
     if consumer == "hf-processor":
         return np.floor(np.arange(0, total, total / n, dtype=np.float64)[:n]).astype(np.int64)
     return np.round(np.linspace(0, total - 1, n)).astype(np.int64)
+
+
+def _qwen3_indices(total: int, video_fps: float, p: dict) -> np.ndarray:
+    """Qwen3VLVideoProcessor.sample_frames: an int() of the fps count, no rounding to even."""
+    if "nframes" in p:
+        n = p["nframes"]
+    else:
+        n = min(max(int(total / video_fps * p["fps"]), p["min_frames"]), p["max_frames"], total)
+    if not TEMPORAL_PATCH <= n <= total:
+        raise SamplingError(
+            f"clip of {total} frames yields {n} sampled frames; Qwen3-VL needs between "
+            f"{TEMPORAL_PATCH} and the clip's frame count"
+        )
+    return np.linspace(0, total - 1, n).round().astype(np.int64)
 
 
 def _qwen_frame_count(total: int, video_fps: float, p: dict) -> int:
@@ -98,10 +137,43 @@ def _frame_size(h: int, w: int, n: int, profile: TokenProfile, p: dict) -> tuple
         resized = smart_resize(h, w, f, p["video_min_pixels"], p["video_max_pixels"])
         return resized, resized
     min_px = p["video_min_pixels"]
-    per_frame_share = p["video_total_pixels"] / n * TEMPORAL_PATCH
-    max_px = max(min(p["video_max_pixels"], per_frame_share), int(min_px * 1.05))
-    resized = smart_resize(h, w, f, min_px, max_px)
+    if profile.consumer == "hf-processor" and profile.family == "qwen3-vl":
+        max_px = p["video_max_pixels"]
+        if p["cap_pixels_per_frame"]:
+            per_frame = max(min(p["max_video_tokens"] * f * f, max_px // n), int(min_px * 1.05))
+            max_px = per_frame * n
+        stored = smart_resize_clip(n, h, w, f, min_px, max_px)
+        # the processor resizes the stored frames once more: count what it keeps
+        return stored, smart_resize_clip(n, *stored, f, min_px, max_px)
+    if profile.consumer == "hf-processor":
+        max_px = p["video_max_pixels"]
+        if p["cap_pixels_per_frame"]:
+            total = int(p["max_video_tokens"] * f * f * 0.9)
+            max_px = max(min(max_px, total * TEMPORAL_PATCH // n), int(min_px * 1.05))
+        resized = smart_resize(h, w, f, min_px, max_px)
+        return resized, resized
+    max_px = max(min(p["video_max_pixels"], p["video_total_pixels"] / n * TEMPORAL_PATCH), int(min_px * 1.05))
+    resized = _frame_list_size(smart_resize(h, w, f, min_px, max_px), 2 * f, min_px, max_px)
     return resized, resized
+
+
+def _frame_list_size(size: tuple[int, int], factor: int, min_px: int, max_px: float) -> tuple[int, int]:
+    """qwen-vl-utils resizes each frame of a frame list with twice the resize factor (its
+    wheel passes the factor where the patch size belongs) before the video resize. A size
+    that is a multiple of both, inside the video bounds, is kept by both and by an mp4 of it."""
+    h, w = size
+    sides = [(a, b) for a in _snapped(h, factor) for b in _snapped(w, factor) if min_px <= a * b <= max_px]
+    if not sides:
+        raise SamplingError(
+            f"no frame size near {w}x{h} is a multiple of {factor} within {min_px}..{int(max_px)} pixels, "
+            "which qwen-vl-utils needs to keep a frame list as written; raise tokens.video_max_pixels"
+        )
+    return min(sides, key=lambda s: (abs(s[0] * s[1] - h * w), s[0] * s[1]))
+
+
+def _snapped(side: int, factor: int) -> tuple[int, int]:
+    low = max(factor, side // factor * factor)
+    return low, low if low >= side else low + factor
 
 
 def _prescale(h: int, w: int, min_px: int, max_px: int) -> tuple[int, int]:

@@ -3,20 +3,30 @@ media (system prompt, role markers, instruction, answer). With them, a sample's 
 the length of the `input_ids` the trainer builds, and a `cutoff_len` at least that long
 never cuts through a run of pad tokens.
 
-The conversation is rendered as Qwen2-VL's processor does it: each `<video>`/`<image>`
+The conversation is rendered as the Qwen-VL processors do it: each `<video>`/`<image>`
 placeholder becomes one vision start/pad/end group in the chat template, the processor
-later widens the pad to the stored count. Everything but those vision tokens is text.
+later widens the pad to the stored count; Qwen3-VL's processor replaces a video's pad with
+a timestamp text and a start/pad/end group per temporal step. Everything but the vision
+tokens is text, the timestamps included.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import re
+from collections.abc import Sequence
+from pathlib import Path
 
+from cluster.tokens.timestamps import timestamp_text
 from cluster.usage import UsageError
 
 VISION_TOKENS = ("<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>")
+VIDEO_STEP = "<|vision_start|><|video_pad|><|vision_end|>"
 PLACEHOLDER = re.compile(r"(<video>|<image>)")
+# Qwen3 tokenizers (Qwen3-VL, Qwen3.5) carry the thinking tokens; Qwen2/2.5 ones do not
+QWEN3_MARKER = "<think>"
+GENERATION = {"qwen2-vl": "Qwen2", "qwen2.5-vl": "Qwen2", "qwen3-vl": "Qwen3"}
 
 
 class TokenizerUnavailable(UsageError):
@@ -48,18 +58,51 @@ def load_tokenizer(source: str):
     return tokenizer
 
 
-def check_tokenizer(source: str | None) -> None:
-    """Load the configured tokenizer once on the driver, so a bad one stops the run before
-    any work."""
-    if source:
-        load_tokenizer(source)
+def check_tokenizer(source: str | None, family: str) -> None:
+    """Load the configured tokenizer once on the driver, so a bad one, or one of another
+    family than tokens.family, stops the run before any work."""
+    if not source:
+        return
+    found = tokenizer_generation(source, load_tokenizer(source))
+    if found != GENERATION[family]:
+        raise TokenizerUnavailable(
+            f"tokens.tokenizer {source!r} is a {found} tokenizer but tokens.family {family!r} is a "
+            f"{GENERATION[family]} model; give the tokenizer of the model you train, or set tokens.family to match it"
+        )
 
 
-def text_tokens(tokenizer, messages: list[dict]) -> int:
-    """Tokens of the templated conversation that are not vision tokens."""
+def tokenizer_generation(source: str, tokenizer) -> str:
+    """Qwen2 (Qwen2-VL, Qwen2.5-VL) or Qwen3 (Qwen3-VL, Qwen3.5): the model type in the
+    folder's config.json when there is one, else Qwen3's thinking tokens in the vocabulary."""
+    config = Path(source) / "config.json"
+    model_type = json.loads(config.read_text()).get("model_type", "") if config.is_file() else ""
+    if model_type.startswith("qwen"):
+        return "Qwen2" if model_type.startswith("qwen2") else "Qwen3"
+    return "Qwen3" if QWEN3_MARKER in tokenizer.get_vocab() else "Qwen2"
+
+
+def text_tokens(tokenizer, messages: list[dict], timestamps: Sequence[Sequence[float]] = ()) -> int:
+    """Tokens of the templated conversation that are not vision tokens; `timestamps` holds,
+    per video in order, the Qwen3-VL step times the processor writes in."""
     rendered = tokenizer.apply_chat_template(template_messages(messages), tokenize=False)
+    rendered = expand_videos(rendered, timestamps)
     vision = {tokenizer.convert_tokens_to_ids(t) for t in VISION_TOKENS}
     return sum(1 for i in tokenizer(rendered, add_special_tokens=False)["input_ids"] if i not in vision)
+
+
+def expand_videos(rendered: str, timestamps: Sequence[Sequence[float]]) -> str:
+    """Replace each video's pad as Qwen3VLProcessor does: per step, its time and a vision
+    group (one pad stands for the step's run; pads are not text). Videos without times stay."""
+    if not any(timestamps):
+        return rendered
+    parts = rendered.split("<|video_pad|>")
+    if len(parts) - 1 != len(timestamps):
+        raise ValueError(f"{len(parts) - 1} video pads in the rendered conversation for {len(timestamps)} videos")
+    out = [parts[0]]
+    for times, rest in zip(timestamps, parts[1:], strict=True):
+        out.append("".join(timestamp_text(t) + VIDEO_STEP for t in times) if times else "<|video_pad|>")
+        out.append(rest)
+    return "".join(out)
 
 
 def template_messages(messages: list[dict]) -> list[dict]:

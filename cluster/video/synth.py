@@ -40,7 +40,7 @@ def scene_frames(
 def write_video(
     path: str | Path,
     frames: Iterator[np.ndarray],
-    fps: int,
+    fps: int | Fraction,
     codec: str = "libx264",
     rotation: int = 0,
     sample_aspect_ratio: Fraction | None = None,

@@ -293,7 +293,16 @@ def test_text_that_pushes_a_sample_over_max_total_tokens_filters_its_segment(tmp
     """The media were fitted to max_total_tokens before the caption existed; when the text
     the tokenizer counts makes the sample longer, the segment is filtered with the reason."""
     tokenizer = str(tiny_model_dir(tmp_path))
-    media = [{"kind": "video", "placeholder": "<video>", "pad_tokens": 100, "sequence_tokens": 102}]
+    media = [
+        {
+            "kind": "video",
+            "placeholder": "<video>",
+            "pad_tokens": 100,
+            "sequence_tokens": 102,
+            "timestamps": [],
+            "timestamp_tokens": 0,
+        }
+    ]
     quality = {"short_chars": 8, "detailed_chars": 38, "truncated": False, "repetition": 0.0, "clip_similarity": 0.3}
     row = {
         "status": "ok",

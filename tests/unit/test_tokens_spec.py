@@ -1,27 +1,29 @@
 """Placeholder counts reproduce every worked example of docs/token-spec.md."""
 
 import pytest
+from pydantic import ValidationError
 
 from cluster.tokens.geometry import GeometryError
 from cluster.tokens.profiles import TokenProfile
-from cluster.tokens.sampling import plan_image, plan_video
+from cluster.tokens.sampling import SamplingError, plan_image, plan_video
+from cluster.tokens.timestamps import step_timestamps, timestamp_tokens
 
 QVU, HF, LF, QVF = (
     TokenProfile(consumer=c) for c in ("qwen-vl-utils", "hf-processor", "llamafactory", "qwen-vl-finetune")
 )
-Q3 = TokenProfile(consumer="qwen-vl-utils", family="qwen3-vl")
+Q3 = TokenProfile(consumer="hf-processor", family="qwen3-vl")
 
 
 @pytest.mark.parametrize(
     "w,h,resized,grid,qvu,lf,qvf,q3",
     [
-        (224, 224, (224, 224), (1, 16, 16), 64, 64, 64, 49),
+        (224, 224, (224, 224), (1, 16, 16), 64, 64, 64, 64),
         (1920, 1080, (1092, 1932), (1, 78, 138), 2691, 777, 576, 2040),
         (1280, 720, (728, 1288), (1, 52, 92), 1196, 777, 576, 880),
         (640, 480, (476, 644), (1, 34, 46), 391, 391, 391, 300),
         (3840, 2160, (2156, 3836), (1, 154, 274), 10549, 777, 576, 8160),
-        (100, 100, (112, 112), (1, 8, 8), 16, 16, 16, 9),
-        (1000, 50, (56, 1008), (1, 4, 72), 72, 72, 72, 62),
+        (100, 100, (112, 112), (1, 8, 8), 16, 16, 16, 64),
+        (1000, 50, (56, 1008), (1, 4, 72), 72, 72, 72, 72),
     ],
 )
 def test_image_counts_match_the_spec_table(w, h, resized, grid, qvu, lf, qvf, q3):
@@ -44,14 +46,15 @@ def test_extreme_aspect_ratio_is_an_error_except_under_llamafactory():
     "frames,fps,w,h,profile,n,size,grid,pads",
     [
         (75, 30, 1280, 720, QVU, 4, (560, 1008), (2, 40, 72), 1440),
-        (75, 25, 640, 480, QVU, 6, (476, 644), (3, 34, 46), 1173),
+        # qwen-vl-utils frame lists are stored at multiples of 56, which its frame path keeps
+        (75, 25, 640, 480, QVU, 6, (504, 616), (3, 36, 44), 1188),
         (300, 30, 1280, 720, QVU, 20, (560, 1008), (10, 40, 72), 7200),
         (300, 30, 1280, 720, QVU.with_overrides(fps=1.0), 10, (560, 1008), (5, 40, 72), 3600),
         (300, 30, 1280, 720, QVU.with_overrides(nframes=7), 8, (560, 1008), (4, 40, 72), 2880),
         (300, 30, 1280, 720, QVU.with_overrides(video_max_pixels=151200), 20, (280, 504), (10, 20, 36), 1800),
         (1800, 30, 1920, 1080, QVU, 120, (560, 1008), (60, 40, 72), 43200),
         (7200, 24, 854, 480, QVU, 600, (392, 728), (300, 28, 52), 109200),
-        (54000, 30, 1280, 720, QVU, 768, (336, 644), (384, 24, 46), 105984),
+        (54000, 30, 1280, 720, QVU, 768, (336, 616), (384, 24, 44), 101376),
         (
             54000,
             30,
@@ -59,9 +62,9 @@ def test_extreme_aspect_ratio_is_an_error_except_under_llamafactory():
             720,
             QVU.with_overrides(video_total_pixels=20480 * 784),
             768,
-            (224, 420),
-            (384, 16, 30),
-            46080,
+            (224, 448),
+            (384, 16, 32),
+            49152,
         ),
     ],
 )
@@ -100,11 +103,73 @@ def test_mixed_sample_counts_images_and_videos_separately():
     assert plan_video(300, 30, 720, 1280, LF).count.pad_tokens == 840
 
 
-def test_qwen3_wraps_every_temporal_step():
+def test_qwen3_keeps_the_outer_pair_and_wraps_every_temporal_step():
     plan = plan_video(300, 30, 720, 1280, Q3)
-    assert plan.count.sequence_tokens == plan.count.pad_tokens + 2 * plan.count.grid[0]
+    assert plan.count.sequence_tokens == plan.count.pad_tokens + 2 + 2 * plan.count.grid[0]
 
 
-def test_unsupported_combinations_are_refused_with_the_alternative():
-    with pytest.raises(ValueError, match="qwen-vl-utils"):
-        TokenProfile(consumer="llamafactory", family="qwen3-vl")
+@pytest.mark.parametrize(
+    "frames,fps,w,h,n,size,grid",
+    [
+        # 20 frames: the per-frame cap (768 tokens of 32x32) applies to frames x height x width
+        (300, 30, 1280, 720, 20, (640, 1152), (10, 40, 72)),
+        # an odd count (int(2.5 s x 2) = 5) is kept, compared as round(5 / 2) x 2 = 4, padded to 3 steps
+        (75, 30, 1280, 720, 5, (704, 1280), (3, 44, 80)),
+        # at least 4 frames; a 320x240 clip is inside the bounds
+        (30, 30, 320, 240, 4, (256, 320), (2, 16, 20)),
+        # portrait 1080p at 29.97
+        (300, 29.97, 1080, 1920, 20, (1152, 640), (10, 72, 40)),
+    ],
+)
+def test_qwen3_hf_processor_samples_and_budgets_the_whole_clip(frames, fps, w, h, n, size, grid):
+    plan = plan_video(frames, fps, h, w, Q3)
+    assert len(plan.indices) == n and plan.stored_size == plan.resized_size == size and plan.count.grid == grid
+    assert plan.count.pad_tokens == grid[0] * grid[1] * grid[2] // 4
+
+
+def test_qwen3_timestamps_are_source_times_of_each_step():
+    plan = plan_video(75, 30, 720, 1280, Q3, first_frame=300)
+    # indices 0, 18, 37, 56, 74 (+74 repeated) of a clip starting 10 s into its source
+    assert plan.indices == (0, 18, 37, 56, 74)
+    assert [f"{t:.1f}" for t in plan.timestamps] == ["10.3", "11.6", "12.5"]
+    assert plan.timestamp_tokens == 3 * 7 and plan.tokens == plan.count.sequence_tokens + 21
+
+
+def test_timestamp_rule_counts_digits_dot_and_three_markers():
+    assert step_timestamps([0, 1, 2], 2.0) == (0.25, 1.0)
+    assert timestamp_tokens([0.25, 1.0, 123.44]) == 6 + 6 + 8
+
+
+def test_qwen_vl_utils_frame_lists_are_stored_at_twice_the_factor():
+    for w, h in ((640, 480), (1280, 720), (1920, 1080), (1080, 1920), (426, 240)):
+        plan = plan_video(150, 25, h, w, QVU)
+        assert plan.stored_size[0] % 56 == 0 and plan.stored_size[1] % 56 == 0, (w, h)
+
+
+@pytest.mark.parametrize("alias", ["qwen3.5", "qwen3.5-moe", "qwen3-vl-moe"])
+def test_newer_models_with_qwen3_processors_resolve_to_the_same_rules(alias):
+    profile = TokenProfile(consumer="hf-processor", family=alias)
+    assert profile.family == "qwen3-vl" and profile.resolved() == Q3.resolved()
+
+
+def test_hf_processor_profiles_record_the_per_frame_cap():
+    for family in ("qwen2-vl", "qwen2.5-vl", "qwen3-vl"):
+        assert TokenProfile(consumer="hf-processor", family=family).resolved()["cap_pixels_per_frame"] is True
+    uncapped = plan_video(300, 30, 720, 1280, Q3.with_overrides(cap_pixels_per_frame=False))
+    assert uncapped.count.pad_tokens > plan_video(300, 30, 720, 1280, Q3).count.pad_tokens
+
+
+def test_qwen3_needs_two_frames():
+    with pytest.raises(SamplingError, match="2"):
+        plan_video(1, 30, 720, 1280, Q3)
+
+
+@pytest.mark.parametrize("consumer", ["qwen-vl-utils", "llamafactory", "qwen-vl-finetune"])
+def test_unsupported_combinations_are_refused_with_the_nearest_profile(consumer):
+    with pytest.raises(ValidationError, match="nearest exact profile is consumer 'hf-processor'"):
+        TokenProfile(consumer=consumer, family="qwen3.5")
+
+
+def test_parameters_of_another_consumer_are_refused():
+    with pytest.raises(ValidationError, match="hf-processor"):
+        TokenProfile(consumer="llamafactory", cap_pixels_per_frame=False)
