@@ -13,6 +13,7 @@ from cluster.admission import InputPolicy, location
 from cluster.caption.settings import CaptionConfig
 from cluster.samples import DEFAULT_IMAGE_INSTRUCTIONS, DEFAULT_INSTRUCTIONS
 from cluster.storage import RemoteLimits
+from cluster.tokens.model import effective_profile
 from cluster.tokens.profiles import TokenProfile
 from cluster.usage import UsageError
 from cluster.video.guard import GuardSettings
@@ -187,13 +188,23 @@ class SplitConfig(_Section):
         return self
 
 
+RUN_ONLY = {"max_total_tokens", "tokenizer", "model"}
+
+
 class TokensConfig(TokenProfile):
     max_total_tokens: int | None = Field(None, ge=1)
     # the trainer's tokenizer (folder or Hugging Face id): text tokens are counted with it
     tokenizer: str | None = None
+    # the model the trainer trains (folder or Hugging Face id): its processor configs give the
+    # bounds, patch size and fps that are not set here, read once on the driver
+    model: str | None = None
 
     def profile(self) -> TokenProfile:
-        return TokenProfile(**self.model_dump(exclude={"max_total_tokens", "tokenizer"}))
+        return TokenProfile(**self.model_dump(exclude=RUN_ONLY))
+
+    def effective(self) -> tuple[TokenProfile, dict[str, str]]:
+        """The profile counts are made with, and where each of its parameters came from."""
+        return effective_profile(self.profile(), self.model_fields_set - RUN_ONLY, self.model)
 
 
 class ScoringConfig(_Section):

@@ -102,7 +102,10 @@ def run_materialize_pass(cfg, manifest: list[dict], store: Store, captioning: Ca
         if row["status"] != "error" and row["segment_id"] in clustering:
             kept[row["input_index"] // size].append(row["segment_id"])
 
-    ledger = ChunkLedger(store, "materialize", cfg.shaping(), (RUN.dataset, RUN.errors), cfg.output.replace)
+    settings = cfg.shaping()
+    if cfg.tokens.model:  # the model folder's processor configs shape the counts too
+        settings["tokens_from_model"] = cfg.tokens.effective()[0].resolved()
+    ledger = ChunkLedger(store, "materialize", settings, (RUN.dataset, RUN.errors), cfg.output.replace)
     done = ledger.committed({c: sorted(ids) for c, ids in kept.items()})
     todo = {c: sorted(ids) for c, ids in kept.items() if c not in done}
     log.info("materialize pass: %d chunks; %d committed by an earlier run", chunks, len(done))
@@ -137,7 +140,9 @@ def run_materialize_pass(cfg, manifest: list[dict], store: Store, captioning: Ca
     record_pass(store, "materialize", pass_chunks, samples)
     max_tokens = max((o["max_tokens"] for o in outcomes.values()), default=0)
     store.write_json(RUN.dataset_info, dataset_info(cfg.sample.include_image or cfg.sample.image_samples))
-    args = trainer_args(cfg.tokens.profile(), store.uri(), max_tokens, text_counted=cfg.tokens.tokenizer is not None)
+    profile, sources = cfg.tokens.effective()
+    args = trainer_args(profile, store.uri(), max_tokens, text_counted=cfg.tokens.tokenizer is not None)
+    args["parameter_sources"] = sources
     store.write_json(RUN.trainer_args, args)
     log.info("materialize pass: %d samples from %d segments, %d segment errors", samples, len(written), len(failed))
     return MaterializeOutcome(counts, samples, pass_chunks)
@@ -280,7 +285,7 @@ def _settings(cfg, store: Store, carry_media: bool) -> SampleSettings:
     return SampleSettings(
         store=store,
         carry_media=carry_media,
-        profile=cfg.tokens.profile(),
+        profile=cfg.tokens.effective()[0],
         max_total_tokens=cfg.tokens.max_total_tokens,
         media=cfg.output.media,
         jpeg_quality=cfg.output.jpeg_quality,

@@ -95,6 +95,7 @@ def prepared(cfg) -> Iterator[Prepared]:
     manifest = read_inputs(cfg, store)
     scoring = prepare_scoring(cfg.scoring)
     check_tokenizer(cfg.tokens.tokenizer, cfg.tokens.family)
+    cfg.tokens.effective()  # reads tokens.model: a wrong model stops the run here
     with claimed(cfg, store), on_cluster(cfg, store, manifest):
         yield Prepared(manifest, scoring, store, prepare_captioning(cfg, scoring.clip))
 

@@ -27,8 +27,8 @@ UNSUPPORTED = {
         "and re-resizes its frames with twice the resize factor"
     ),
     ("llamafactory", "qwen3-vl"): (
-        "LLaMA-Factory's Qwen3-VL plugin drops the outer vision pair and times its truncated linspace indices "
-        "from the file's fps, rules not implemented here yet"
+        "LLaMA-Factory's Qwen3VLPlugin times a frame list as i / video_fps and a clip from its own start, so it "
+        "cannot reproduce source times from the written media, and its qwen3_vl template's text is not counted here"
     ),
     ("qwen-vl-finetune", "qwen3-vl"): "qwen-vl-finetune's data pipeline is written for Qwen2/2.5-VL only",
 }
@@ -51,9 +51,12 @@ class TokenProfile(BaseModel):
     video_total_pixels: int | None = None
     image_min_pixels: int | None = None
     image_max_pixels: int | None = None
-    # LLaMA-Factory pre-scales media, then its processor applies these bounds.
+    # LLaMA-Factory pre-scales media, then the model's processors apply these bounds:
+    # the image processor's, and the video processor's
     processor_min_pixels: int | None = None
     processor_max_pixels: int | None = None
+    processor_video_min_pixels: int | None = None
+    processor_video_max_pixels: int | None = None
     # transformers' video processors (hf-processor): the per-frame pixel cap, recorded so the
     # counts do not move when transformers flips its default, and the tokens it is derived from
     # (Qwen2/2.5-VL: the whole video's budget; Qwen3-VL: the ceiling per frame)
@@ -76,6 +79,15 @@ class TokenProfile(BaseModel):
         for keys, consumer in (
             (("cap_pixels_per_frame", "max_video_tokens"), "hf-processor"),
             (("video_total_pixels",), "qwen-vl-utils"),
+            (
+                (
+                    "processor_min_pixels",
+                    "processor_max_pixels",
+                    "processor_video_min_pixels",
+                    "processor_video_max_pixels",
+                ),
+                "llamafactory",
+            ),
         ):
             misplaced = [k for k in keys if getattr(self, k) is not None]
             if misplaced and self.consumer != consumer:
@@ -155,6 +167,8 @@ def _defaults(consumer: Consumer, family: Family, f: int) -> dict:
             "image_max_pixels": 768 * 768,
             "processor_min_pixels": 56 * 56,
             "processor_max_pixels": 16384 * 28 * 28,
+            "processor_video_min_pixels": 56 * 56,
+            "processor_video_max_pixels": 16384 * 28 * 28,
         }
     return {
         "fps": 2.0,

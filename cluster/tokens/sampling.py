@@ -132,7 +132,7 @@ def _frame_size(h: int, w: int, n: int, profile: TokenProfile, p: dict) -> tuple
     f = profile.factor
     if profile.consumer == "llamafactory":
         stored = _prescale(h, w, p["video_min_pixels"], p["video_max_pixels"])
-        return stored, smart_resize(*stored, f, p["processor_min_pixels"], p["processor_max_pixels"])
+        return stored, smart_resize(*stored, f, p["processor_video_min_pixels"], p["processor_video_max_pixels"])
     if profile.consumer == "qwen-vl-finetune":
         resized = smart_resize(h, w, f, p["video_min_pixels"], p["video_max_pixels"])
         return resized, resized
