@@ -159,6 +159,7 @@ def test_a_qwen3_run_writes_samples_the_processor_reproduces(ray_head, shared_vi
                 "scoring": {"preset": "random", "keyframes": 2},
                 "filters": {"min_aesthetic": None, "min_clip_similarity": None},
                 "dedup": {"eps": 0.001},
+                "sample": {"include_image": True},
                 "tokens": {"consumer": "hf-processor", "family": "qwen3.5", "tokenizer": str(tokenizer_dir)},
             }
         )
@@ -169,18 +170,19 @@ def test_a_qwen3_run_writes_samples_the_processor_reproduces(ray_head, shared_vi
     assert args["profile"] == "hf-processor:qwen3-vl"
     assert args["max_tokens_per_sample"] == max(r["total_tokens"] for r in rows)
     processor = _processor(tokenizer_dir, Q3)
-    pad = processor.tokenizer.convert_tokens_to_ids("<|video_pad|>")
+    ids_of = processor.tokenizer.convert_tokens_to_ids
     for row in rows[:6]:
-        (item,) = row["media"]
+        (item,) = [m for m in row["media"] if m["kind"] == "video"]
         text = processor.apply_chat_template(template_messages(row["messages"]), tokenize=False)
+        images = [np.asarray(Image.open(out / f)) for f in row["images"]]
         jpegs = [np.asarray(Image.open(out / f)) for f in row["videos"][0]]
         clip = _decode(out / row["video_clips"][0])
         for frames in (jpegs, clip):
-            metadata = VideoMetadata(**item["video_metadata"])
-            ids = processor(text=[text], videos=[frames], video_metadata=[metadata], return_tensors="np")["input_ids"][
-                0
-            ]
-            assert int((ids == pad).sum()) == row["video_pad_tokens"], row["id"]
+            metadata = [VideoMetadata(**item["video_metadata"])]
+            inputs = processor(text=[text], images=images, videos=[frames], video_metadata=metadata)
+            ids = np.asarray(inputs["input_ids"][0])
+            assert int((ids == ids_of("<|video_pad|>")).sum()) == row["video_pad_tokens"], row["id"]
+            assert int((ids == ids_of("<|image_pad|>")).sum()) == row["image_pad_tokens"] > 0, row["id"]
             assert len(ids) == row["total_tokens"] == row["visual_tokens"] + row["text_tokens"], row["id"]
         assert row["timestamp_tokens"] == item["timestamp_tokens"] > 0
         assert item["timestamps"][0] >= row["segment_start_s"] - 1
