@@ -121,12 +121,11 @@ class TokenProfile(BaseModel):
 
 
 def _defaults(consumer: Consumer, family: Family, f: int) -> dict:
+    qwen_frames = {"fps": 2.0, "min_frames": 4, "max_frames": 768}  # Qwen's own sampling defaults
     if consumer == "hf-processor" and family == "qwen3-vl":
         # the published Qwen3-VL processor configs; video bounds are for frames x height x width
         return {
-            "fps": 2.0,
-            "min_frames": 4,
-            "max_frames": 768,
+            **qwen_frames,
             "video_min_pixels": 4096,
             "video_max_pixels": 24576 * f * f,
             "cap_pixels_per_frame": True,
@@ -136,9 +135,7 @@ def _defaults(consumer: Consumer, family: Family, f: int) -> dict:
         }
     if consumer == "hf-processor":
         return {
-            "fps": 2.0,
-            "min_frames": 4,
-            "max_frames": 768,
+            **qwen_frames,
             "video_min_pixels": 128 * f * f,
             "video_max_pixels": 768 * f * f,
             "cap_pixels_per_frame": True,
@@ -148,9 +145,7 @@ def _defaults(consumer: Consumer, family: Family, f: int) -> dict:
         }
     if consumer == "qwen-vl-utils":
         return {
-            "fps": 2.0,
-            "min_frames": 4,
-            "max_frames": 768,
+            **qwen_frames,
             "video_min_pixels": 128 * f * f,
             "video_max_pixels": 768 * f * f,
             "video_total_pixels": int(128000 * f * f * 0.9),

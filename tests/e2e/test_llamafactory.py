@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from offline_runs import run_offline
 from transformers import Qwen2VLImageProcessor, Qwen2VLVideoProcessor
 
 from cluster.caption.tiny_model import offline_tokenizer
 from cluster.video.synth import scene_frames, write_video
-from jobs.config import parse_config
-from jobs.curate import run
 
 REPO = Path(__file__).resolve().parents[2]
 CHECK = REPO / "tests" / "llamafactory" / "check.py"
@@ -48,27 +47,9 @@ def test_llamafactory_builds_the_stored_counts(ray_head, model_dir, llamafactory
         write_video(tmp_path / "wide.mp4", scene_frames(640, 360, 25, [3.0, 3.4, 2.6], seed=1), 25),
         write_video(tmp_path / "portrait.mp4", scene_frames(360, 640, 30, [2.8, 3.3], seed=2), 30),
     ]
-    manifest = tmp_path / "manifest.jsonl"
-    manifest.write_text("".join(json.dumps({"uri": str(v)}) + "\n" for v in videos))
     out = tmp_path / "out"
-    run(
-        parse_config(
-            {
-                "input": {"manifest": str(manifest)},
-                "output": {"root": str(out)},
-                "scoring": {"preset": "random", "keyframes": 2},
-                "filters": {"min_aesthetic": None, "min_clip_similarity": None},
-                "dedup": {"eps": 0.001},
-                "sample": {"include_image": True},
-                "tokens": {
-                    "consumer": "llamafactory",
-                    "family": "qwen2.5-vl",
-                    "model": str(model_dir),
-                    "tokenizer": str(model_dir),
-                },
-            }
-        )
-    )
+    tokens = {"consumer": "llamafactory", "family": "qwen2.5-vl", "model": str(model_dir), "tokenizer": str(model_dir)}
+    run_offline(videos, out, sample={"include_image": True}, tokens=tokens)
     rows = pq.read_table(out / "dataset").to_pylist()
     samples = [
         {

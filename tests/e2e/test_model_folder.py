@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from offline_runs import run_offline
 from PIL import Image
 from transformers import (
     AutoVideoProcessor,
@@ -112,24 +113,9 @@ def test_a_run_with_the_trainers_model_writes_counts_its_processor_reproduces(
     own video processor) gives the stored pads; trainer_args.json says where each came from."""
     import pyarrow.parquet as pq
 
-    from jobs.config import parse_config
-    from jobs.curate import run
-
-    manifest = tmp_path / "manifest.jsonl"
-    manifest.write_text(json.dumps({"uri": str(shared_videos / "chaplin.mp4")}) + "\n")
     out = tmp_path / "out"
     tokens = {"consumer": "llamafactory", "family": "qwen2.5-vl", "model": str(class_defaults)}
-    run(
-        parse_config(
-            {
-                "input": {"manifest": str(manifest)},
-                "output": {"root": str(out)},
-                "scoring": {"preset": "random", "keyframes": 2},
-                "filters": {"min_aesthetic": None, "min_clip_similarity": None},
-                "tokens": tokens,
-            }
-        )
-    )
+    run_offline([shared_videos / "chaplin.mp4"], out, tokens=tokens)
     rows = pq.read_table(out / "dataset").to_pylist()
     assert rows
     processor = AutoVideoProcessor.from_pretrained(class_defaults)

@@ -14,6 +14,7 @@ import decord
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from offline_runs import run_offline
 from PIL import Image
 from qwen3_tokenizer import qwen3_tokenizer_dir
 
@@ -26,8 +27,6 @@ from cluster.tokens.text import TokenizerUnavailable, check_tokenizer, load_toke
 from cluster.tokens.timestamps import timestamp_text
 from cluster.video.media import encode_clip, encode_jpeg
 from cluster.video.synth import scene_frames, write_video
-from jobs.config import parse_config
-from jobs.curate import run
 from schemas.exports import ExportError, export
 from schemas.trainer import trainer_args
 
@@ -146,23 +145,13 @@ def test_a_tokenizer_of_another_family_is_refused(tokenizer_dir):
 def test_a_qwen3_run_writes_samples_the_processor_reproduces(ray_head, shared_videos, tokenizer_dir, tmp_path):
     """Through the job: frames and mp4 clips, handed to the processor with each sample's
     video_metadata, give the stored pads, timestamps and total; trainer_args covers them."""
-    manifest = tmp_path / "manifest.jsonl"
-    manifest.write_text(
-        "".join(json.dumps({"uri": str(shared_videos / n)}) + "\n" for n in ("chaplin.mp4", "testvideo.mp4"))
-    )
     out = tmp_path / "out"
-    summary = run(
-        parse_config(
-            {
-                "input": {"manifest": str(manifest)},
-                "output": {"root": str(out), "media": "both"},
-                "scoring": {"preset": "random", "keyframes": 2},
-                "filters": {"min_aesthetic": None, "min_clip_similarity": None},
-                "dedup": {"eps": 0.001},
-                "sample": {"include_image": True},
-                "tokens": {"consumer": "hf-processor", "family": "qwen3.5", "tokenizer": str(tokenizer_dir)},
-            }
-        )
+    summary = run_offline(
+        [shared_videos / n for n in ("chaplin.mp4", "testvideo.mp4")],
+        out,
+        output={"media": "both"},
+        sample={"include_image": True},
+        tokens={"consumer": "hf-processor", "family": "qwen3.5", "tokenizer": str(tokenizer_dir)},
     )
     assert summary["samples"] > 0
     rows = pq.read_table(out / "dataset").to_pylist()
