@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-PIPELINE_VERSION = "0.1.0"
+# bumped when pass 3 counts or writes samples differently: a rerun into a root written by
+# another version is then a settings change (--replace redoes pass 3)
+PIPELINE_VERSION = "0.2.0"
 
 PROBE = pa.struct(
     [

@@ -33,7 +33,7 @@ from cluster.stages.inputs import input_access
 from cluster.stages.materialize_stage import MaterializeSegment, SampleSettings
 from cluster.store import Store
 from schemas.layout import RUN
-from schemas.tables import CANDIDATES, DATASET, ERRORS, INPUTS, SELECTION, table_from_rows
+from schemas.tables import CANDIDATES, DATASET, ERRORS, INPUTS, PIPELINE_VERSION, SELECTION, table_from_rows
 from schemas.trainer import dataset_info, trainer_args
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,8 @@ def run_materialize_pass(cfg, manifest: list[dict], store: Store, captioning: Ca
         if row["status"] != "error" and row["segment_id"] in clustering:
             kept[row["input_index"] // size].append(row["segment_id"])
 
-    settings = cfg.shaping()
+    # samples of another pipeline version are counted by other rules (and have another schema)
+    settings = {**cfg.shaping(), "pipeline_version": PIPELINE_VERSION}
     if cfg.tokens.model:  # the model folder's processor configs shape the counts too
         settings["tokens_from_model"] = cfg.tokens.effective()[0].resolved()
     ledger = ChunkLedger(store, "materialize", settings, (RUN.dataset, RUN.errors), cfg.output.replace)

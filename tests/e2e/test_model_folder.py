@@ -15,6 +15,7 @@ from transformers import (
     Qwen3VLVideoProcessor,
 )
 
+from cluster.progress import SettingsChanged
 from cluster.tokens.model import ModelMismatch
 from cluster.tokens.sampling import plan_video
 from jobs.config import TokensConfig
@@ -107,7 +108,7 @@ def test_frames_stored_for_the_model_are_what_the_processor_keeps(class_defaults
 
 
 def test_a_run_with_the_trainers_model_writes_counts_its_processor_reproduces(
-    ray_head, shared_videos, class_defaults, tmp_path
+    ray_head, shared_videos, class_defaults, tmp_path, monkeypatch
 ):
     """The job with tokens.model: LLaMA-Factory's way (pre-scaled frames through the model's
     own video processor) gives the stored pads; trainer_args.json says where each came from."""
@@ -126,3 +127,7 @@ def test_a_run_with_the_trainers_model_writes_counts_its_processor_reproduces(
         assert int(np.prod(grid)) // 4 == row["video_pad_tokens"], row["id"]
     sources = json.loads((out / "trainer_args.json").read_text())["parameter_sources"]
     assert sources["processor_video_min_pixels"] == f"{class_defaults}: video_preprocessor_config.json"
+    # samples counted by another pipeline version are not mixed in: the rerun asks for --replace
+    monkeypatch.setattr("cluster.pipeline.materialize_pass.PIPELINE_VERSION", "0.1.0")
+    with pytest.raises(SettingsChanged, match=r"pipeline_version: '0\.2\.0' -> '0\.1\.0'"):
+        run_offline([shared_videos / "chaplin.mp4"], out, tokens=tokens)
