@@ -24,6 +24,31 @@ SAMPLES: list[tuple[str, list[float], tuple[int, int], str | None]] = [
 ]
 
 
+# everything but input and output: the demo's settings, also what the speed-of-light
+# benchmark runs
+OFFLINE_SECTIONS: dict = {
+    "split": {"min_seconds": 2.0, "max_seconds": 10.0},
+    "tokens": {"consumer": "llamafactory", "family": "qwen2.5-vl"},
+    # offline: real architectures, random weights, so score thresholds stay off and
+    # dedup removes only near-identical segments
+    "scoring": {"preset": "random"},
+    "filters": {"min_aesthetic": None, "min_clip_similarity": None},
+    "dedup": {"eps": 0.001},
+    # offline: a tiny randomly initialised Qwen2-VL writes the captions (marked
+    # random_weights: meaningless text), so its quality gates stay off too
+    "caption": {
+        "backend": "tiny-random",
+        "generation": {"max_new_tokens": 48, "short_max_new_tokens": 16},
+        "gates": {
+            "min_chars": None,
+            "reject_truncated": False,
+            "max_repetition": None,
+            "min_clip_similarity": None,
+        },
+    },
+}
+
+
 def build_demo(out: Path) -> Path:
     videos = out / "videos"
     rows = []
@@ -52,25 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             "input": {"manifest": str(manifest)},
             # the demo's own output: a rerun under a newer demo config replaces it
             "output": {"root": str(out / "run"), "rows_per_shard": 4, "media": "both", "replace": True},
-            "split": {"min_seconds": 2.0, "max_seconds": 10.0},
-            "tokens": {"consumer": "llamafactory", "family": "qwen2.5-vl"},
-            # offline: real architectures, random weights, so score thresholds stay off and
-            # dedup removes only near-identical segments
-            "scoring": {"preset": "random"},
-            "filters": {"min_aesthetic": None, "min_clip_similarity": None},
-            "dedup": {"eps": 0.001},
-            # offline: a tiny randomly initialised Qwen2-VL writes the captions (marked
-            # random_weights: meaningless text), so its quality gates stay off too
-            "caption": {
-                "backend": "tiny-random",
-                "generation": {"max_new_tokens": 48, "short_max_new_tokens": 16},
-                "gates": {
-                    "min_chars": None,
-                    "reject_truncated": False,
-                    "max_repetition": None,
-                    "min_clip_similarity": None,
-                },
-            },
+            **OFFLINE_SECTIONS,
         },
         "demo config",
     )

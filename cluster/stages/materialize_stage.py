@@ -81,7 +81,7 @@ class MaterializeSegment:
         image_tokens = self._image_plan(row).count.sequence_tokens if s.write_still else 0
         return fit_video(
             frames,
-            frames / row["duration_s"],
+            _clip_fps(row),
             probe["display_height"],
             probe["display_width"],
             s.profile,
@@ -149,9 +149,8 @@ class MaterializeSegment:
         return rel
 
     def _sample(self, row: dict, plan: VideoPlan, profile: TokenProfile, note: str | None, media: dict) -> dict:
-        fps = (row["end_frame"] - row["start_frame"]) / row["duration_s"]
         metadata = {
-            "fps": fps,
+            "fps": _clip_fps(row),
             "frames_indices": [row["start_frame"] + i for i in plan.indices],
             "total_num_frames": row["probe"]["num_frames"],
         }
@@ -194,6 +193,11 @@ class MaterializeSegment:
             "pipeline_version": PIPELINE_VERSION,
             "config_hash": self.settings.config_hash,
         }
+
+
+def _clip_fps(row: dict) -> float:
+    """The segment's frame rate: what its frame indices count in, for sampling and timestamps."""
+    return (row["end_frame"] - row["start_frame"]) / row["duration_s"]
 
 
 def _identity(row: dict) -> dict:

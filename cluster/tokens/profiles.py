@@ -32,7 +32,7 @@ UNSUPPORTED = {
     ),
     ("qwen-vl-finetune", "qwen3-vl"): "qwen-vl-finetune's data pipeline is written for Qwen2/2.5-VL only",
 }
-NEAREST = {"qwen3-vl": "hf-processor", "qwen2-vl": "qwen-vl-utils", "qwen2.5-vl": "qwen-vl-utils"}
+NEAREST = "hf-processor"  # the consumer every refused family is exact under
 
 
 class TokenProfile(BaseModel):
@@ -74,7 +74,7 @@ class TokenProfile(BaseModel):
         if reason:
             raise ValueError(
                 f"token profile {self.consumer} with {self.family} cannot be counted exactly ({reason}); "
-                f"the nearest exact profile is consumer {NEAREST[self.family]!r} with family {self.family!r}"
+                f"the nearest exact profile is consumer {NEAREST!r} with family {self.family!r}"
             )
         for keys, consumer in (
             (("cap_pixels_per_frame", "max_video_tokens"), "hf-processor"),

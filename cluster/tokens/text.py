@@ -18,6 +18,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from cluster.tokens.model import MODEL_TYPES
 from cluster.tokens.timestamps import timestamp_text
 from cluster.usage import UsageError
 
@@ -73,11 +74,11 @@ def check_tokenizer(source: str | None, family: str) -> None:
 
 def tokenizer_generation(source: str, tokenizer) -> str:
     """Qwen2 (Qwen2-VL, Qwen2.5-VL) or Qwen3 (Qwen3-VL, Qwen3.5): the model type in the
-    folder's config.json when there is one, else Qwen3's thinking tokens in the vocabulary."""
+    folder's config.json when it is a known one, else Qwen3's thinking tokens in the vocabulary."""
     config = Path(source) / "config.json"
     model_type = json.loads(config.read_text()).get("model_type", "") if config.is_file() else ""
-    if model_type.startswith("qwen"):
-        return "Qwen2" if model_type.startswith("qwen2") else "Qwen3"
+    if model_type in MODEL_TYPES:
+        return GENERATION[MODEL_TYPES[model_type]]
     return "Qwen3" if QWEN3_MARKER in tokenizer.get_vocab() else "Qwen2"
 
 

@@ -47,24 +47,15 @@ BATCH = 16  # scoring.batch_size: segments per CLIP actor call
 
 
 def config(out: Path, cpus: int) -> dict:
+    """The demo's settings, with more keyframes scored in larger batches and no static filter."""
+    from jobs.demo import OFFLINE_SECTIONS
+
     return {
+        **OFFLINE_SECTIONS,
         "input": {"manifest": str(out / "videos")},
         "output": {"root": str(out / "run"), "replace": True},
-        "split": {"min_seconds": 2.0, "max_seconds": 10.0},
-        "tokens": {"consumer": "llamafactory", "family": "qwen2.5-vl"},
-        "scoring": {"preset": "random", "keyframes": 4, "batch_size": BATCH},
-        "filters": {"min_aesthetic": None, "min_clip_similarity": None, "max_redundancy": None},
-        "dedup": {"eps": 0.001},
-        "caption": {
-            "backend": "tiny-random",
-            "generation": {"max_new_tokens": 48, "short_max_new_tokens": 16},
-            "gates": {
-                "min_chars": None,
-                "reject_truncated": False,
-                "max_repetition": None,
-                "min_clip_similarity": None,
-            },
-        },
+        "scoring": {**OFFLINE_SECTIONS["scoring"], "keyframes": 4, "batch_size": BATCH},
+        "filters": {**OFFLINE_SECTIONS["filters"], "max_redundancy": None},
         "ray": {"num_cpus": cpus},
     }
 
