@@ -32,6 +32,7 @@ from cluster.stages.compose_stage import ComposeSamples, ComposeSettings
 from cluster.stages.inputs import input_access
 from cluster.stages.materialize_stage import MaterializeSegment, SampleSettings
 from cluster.store import Store
+from cluster.tokens.profiles import TokenProfile
 from schemas.layout import RUN
 from schemas.tables import CANDIDATES, DATASET, ERRORS, INPUTS, PIPELINE_VERSION, SELECTION, table_from_rows
 from schemas.trainer import dataset_info, trainer_args
@@ -104,8 +105,9 @@ def run_materialize_pass(cfg, manifest: list[dict], store: Store, captioning: Ca
 
     # samples of another pipeline version are counted by other rules (and have another schema)
     settings = {**cfg.shaping(), "pipeline_version": PIPELINE_VERSION}
+    profile, sources = cfg.tokens.effective()
     if cfg.tokens.model:  # the model folder's processor configs shape the counts too
-        settings["tokens_from_model"] = cfg.tokens.effective()[0].resolved()
+        settings["tokens_from_model"] = profile.resolved()
     ledger = ChunkLedger(store, "materialize", settings, (RUN.dataset, RUN.errors), cfg.output.replace)
     done = ledger.committed({c: sorted(ids) for c, ids in kept.items()})
     todo = {c: sorted(ids) for c, ids in kept.items() if c not in done}
@@ -122,7 +124,8 @@ def run_materialize_pass(cfg, manifest: list[dict], store: Store, captioning: Ca
             compute=ActorPoolStrategy(size=1),
             num_cpus=0.1,
         )
-        for batch in _samples(cfg, rows, store, captioning).iter_batches(batch_format="pyarrow", batch_size=None):
+        built = _samples(cfg, profile, rows, store, captioning)
+        for batch in built.iter_batches(batch_format="pyarrow", batch_size=None):
             assembler.add(cast(pa.Table, batch).to_pylist())
     assembler.finish()
     _remove_unreferenced_media(store)
@@ -141,7 +144,6 @@ def run_materialize_pass(cfg, manifest: list[dict], store: Store, captioning: Ca
     record_pass(store, "materialize", pass_chunks, samples)
     max_tokens = max((o["max_tokens"] for o in outcomes.values()), default=0)
     store.write_json(RUN.dataset_info, dataset_info(cfg.sample.include_image or cfg.sample.image_samples))
-    profile, sources = cfg.tokens.effective()
     args = trainer_args(profile, store.uri(), max_tokens, text_counted=cfg.tokens.tokenizer is not None)
     args["parameter_sources"] = sources
     store.write_json(RUN.trainer_args, args)
@@ -243,14 +245,18 @@ def _complete(rows: list[dict]) -> bool:
     return bool(rows) and len(rows) == rows[0]["segment_rows"]
 
 
-def _samples(cfg, kept: ray.data.Dataset, store: Store, captioning: CaptionPlan | None) -> ray.data.Dataset:
+def _samples(
+    cfg, profile: TokenProfile, kept: ray.data.Dataset, store: Store, captioning: CaptionPlan | None
+) -> ray.data.Dataset:
     """materialize (CPU tasks) → caption (actor pool) → caption CLIP score → compose."""
     # small blocks, so a chunk's segments are materialized by many tasks at once
     ds = kept.repartition(target_num_rows_per_block=ROWS_PER_BLOCK)
     # The memory reservation (one segment's decoded frames) also keeps Ray Data from fusing
     # these decode tasks into the captioner actors, which must only caption.
     ds = ds.map_batches(
-        MaterializeSegment(_settings(cfg, store, carry_media=captioning is not None), cfg.errors.max_fraction > 0),
+        MaterializeSegment(
+            _settings(cfg, profile, store, carry_media=captioning is not None), cfg.errors.max_fraction > 0
+        ),
         batch_size=1,
         batch_format="pyarrow",
         num_cpus=MATERIALIZE_CPUS,
@@ -282,11 +288,11 @@ def _samples(cfg, kept: ray.data.Dataset, store: Store, captioning: CaptionPlan 
     )
 
 
-def _settings(cfg, store: Store, carry_media: bool) -> SampleSettings:
+def _settings(cfg, profile: TokenProfile, store: Store, carry_media: bool) -> SampleSettings:
     return SampleSettings(
         store=store,
         carry_media=carry_media,
-        profile=cfg.tokens.effective()[0],
+        profile=profile,
         max_total_tokens=cfg.tokens.max_total_tokens,
         media=cfg.output.media,
         jpeg_quality=cfg.output.jpeg_quality,
