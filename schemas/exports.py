@@ -14,7 +14,7 @@ from pathlib import Path
 
 from cluster.progress import committed_files
 from cluster.store import Store
-from cluster.tokens.profiles import UNSUPPORTED
+from cluster.tokens.profiles import CLIP_TIMED, UNSUPPORTED
 from cluster.usage import UsageError
 from schemas.layout import RUN
 from schemas.tables import DATASET
@@ -39,7 +39,8 @@ def export(store: Store, fmt: str, out: Path | None) -> str:
         raise ExportError(f"unknown export format {fmt!r}; use one of {sorted(CONSUMER)}")
     shards = committed_files(store, "materialize", RUN.dataset)
     counted = set(_column(store, shards, "token_profile"))
-    for family in sorted({p.split(":")[1] for p in counted}):
+    families = {p.split(":")[1] for p in counted}
+    for family in sorted(families):
         reason = UNSUPPORTED.get((CONSUMER[fmt], family))
         if reason:
             raise ExportError(
@@ -48,9 +49,11 @@ def export(store: Store, fmt: str, out: Path | None) -> str:
             )
     profiles = {p.split(":")[0] for p in counted}
     if profiles - {CONSUMER[fmt]}:
+        timed = CONSUMER[fmt] in CLIP_TIMED and "qwen3-vl" in families
+        clip_timed = " --set tokens.timestamp_origin=clip" if timed else ""
         raise ExportError(
             f"{fmt} reads counts made for the {CONSUMER[fmt]} profile but these samples were counted for "
-            f"{sorted(profiles)}; rerun the job with --set tokens.consumer={CONSUMER[fmt]} --replace "
+            f"{sorted(profiles)}; rerun the job with --set tokens.consumer={CONSUMER[fmt]}{clip_timed} --replace "
             "(passes 1 and 2 are reused)"
         )
     target = Store(str(out)) if out is not None else Store(store.uri(f"exports/{fmt}"), store.options)

@@ -4,6 +4,7 @@ arguments under which the stored placeholder counts are exact."""
 from __future__ import annotations
 
 from cluster.tokens.profiles import TokenProfile
+from cluster.tokens.text import LLAMAFACTORY_TEMPLATES
 
 DATASET_NAME = "vidcurate"
 
@@ -36,6 +37,9 @@ def trainer_args(profile: TokenProfile, dataset_root: str, max_sample_tokens: in
         "Counts hold when each video is given as its listed frame files (every frame used, "
         "no resampling) or as its mp4 in video_clips, and images as listed."
     )
+    if profile.timestamps:
+        origin = "the source video" if p["timestamp_origin"] == "source" else "the clip's first frame"
+        note += f" Qwen3-VL timestamps count seconds from {origin}."
     if not text_counted:
         note += " Text is not counted (tokens.tokenizer unset): add the longest prompt and answer to the length limits."
     common = {
@@ -47,6 +51,9 @@ def trainer_args(profile: TokenProfile, dataset_root: str, max_sample_tokens: in
     }
     if profile.consumer == "llamafactory":
         args = {
+            # the text is counted as this template renders it (qwen3_5_nothink, for Qwen3.5
+            # models, renders the same)
+            "template": LLAMAFACTORY_TEMPLATES[profile.family][0],
             "dataset": DATASET_NAME,
             "dataset_dir": dataset_root,
             "media_dir": dataset_root,
@@ -56,7 +63,7 @@ def trainer_args(profile: TokenProfile, dataset_root: str, max_sample_tokens: in
             "video_min_pixels": p["video_min_pixels"],
             "image_max_pixels": p["image_max_pixels"],
             "image_min_pixels": p["image_min_pixels"],
-            "cutoff_len_at_least": max_sample_tokens,
+            "cutoff_len": max_sample_tokens,
         }
         return {**common, "llamafactory": args}
     if profile.consumer == "qwen-vl-finetune":
@@ -90,6 +97,8 @@ def _qwen_vl_utils(profile: TokenProfile, p: dict) -> dict:
         "total_pixels": p["video_total_pixels"],
         **frames,
     }
+    if profile.timestamps:  # a frame list is timed i / sample_fps (ms-swift: its FPS variable)
+        video["sample_fps"] = p["fps"]
     return {
         "image_patch_size": profile.factor // 2,
         "video": video,

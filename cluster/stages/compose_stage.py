@@ -104,7 +104,9 @@ class ComposeSamples:
         text = None
         if self.settings.tokenizer:
             times = [m["timestamps"] or () for m in videos]
-            text = text_tokens(load_tokenizer(self.settings.tokenizer), messages, times)
+            consumer, family = row["token_profile"].split(":")
+            lf_family = family if consumer == "llamafactory" else None
+            text = text_tokens(load_tokenizer(self.settings.tokenizer), messages, times, lf_family)
         for kind in ("video", "image"):
             metrics.count(
                 "vidcurate_tokens_emitted", sum(m["pad_tokens"] for m in items if m["kind"] == kind), kind=kind

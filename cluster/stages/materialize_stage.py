@@ -120,7 +120,7 @@ class MaterializeSegment:
             payloads = [encode_jpeg(frame, s.jpeg_quality) for frame in frames]
             out["frames"] = [self._put(posixpath.join(rel, f"frame_{i:05d}.jpg"), p) for i, p in enumerate(payloads)]
         if s.media in ("clip", "both"):
-            clip = encode_clip(frames, plan.sampled_fps)
+            clip = encode_clip(frames, plan.media_fps)
             out["clip"] = self._put(f"{rel}.mp4", clip)
             payloads = payloads or [clip]
         out["media_bytes"] = payloads if s.carry_media else None
@@ -150,8 +150,8 @@ class MaterializeSegment:
 
     def _sample(self, row: dict, plan: VideoPlan, profile: TokenProfile, note: str | None, media: dict) -> dict:
         metadata = {
-            "fps": _clip_fps(row),
-            "frames_indices": [row["start_frame"] + i for i in plan.indices],
+            "fps": plan.metadata_fps,
+            "frames_indices": list(plan.metadata_indices),
             "total_num_frames": row["probe"]["num_frames"],
         }
         items = [

@@ -24,7 +24,8 @@ def fit_video(
 ) -> tuple[VideoPlan, TokenProfile, str | None]:
     """Return the plan, the profile it was made with, and a note of what was lowered. The
     budget covers the video's pads, vision markers and timestamps, plus `other_tokens`."""
-    plan = plan_video(total_frames, video_fps, height, width, profile, first_frame)
+    clock = profile.resolved().get("fps")  # the trainer's fps, whatever fitting lowers per sample
+    plan = plan_video(total_frames, video_fps, height, width, profile, first_frame, clock)
     if budget is None or plan.tokens + other_tokens <= budget:
         return plan, profile, None
     base = profile.resolved()
@@ -34,7 +35,7 @@ def fit_video(
             if changes is None:
                 continue
             candidate = profile.with_overrides(**changes)
-            plan = plan_video(total_frames, video_fps, height, width, candidate, first_frame)
+            plan = plan_video(total_frames, video_fps, height, width, candidate, first_frame, clock)
             if plan.tokens + other_tokens <= budget:
                 note = ", ".join(f"{k} {base.get(k)} -> {v}" for k, v in changes.items())
                 return plan, candidate, note

@@ -89,16 +89,17 @@ def image_count(resized_h: int, resized_w: int, family: str) -> VisualCount:
     return VisualCount(grid=grid, pad_tokens=pads, sequence_tokens=pads + 2)
 
 
-def video_count(num_frames: int, resized_h: int, resized_w: int, family: str) -> VisualCount:
+def video_count(num_frames: int, resized_h: int, resized_w: int, family: str, outer_pair: bool = True) -> VisualCount:
     """Count for `num_frames` frames; an odd count is padded by repeating the last frame.
 
-    Qwen3-VL's processor keeps the chat template's start/end pair around the video and wraps
-    every temporal step in one more (its "<t seconds>" text is counted apart, in timestamps.py).
+    Qwen3-VL's processor keeps the chat template's start/end pair around the video (unless
+    `outer_pair` is off, as in LLaMA-Factory) and wraps every temporal step in one more (its
+    "<t seconds>" text is counted apart, in timestamps.py).
     """
     patch = PATCH_SIZE[family]
     steps = math.ceil(num_frames / TEMPORAL_PATCH)
     grid = (steps, resized_h // patch, resized_w // patch)
     per_step = grid[1] * grid[2] // SPATIAL_MERGE**2
     pads = steps * per_step
-    wrappers = 2 + 2 * steps if family == "qwen3-vl" else 2
+    wrappers = 2 * outer_pair + 2 * steps if family == "qwen3-vl" else 2
     return VisualCount(grid=grid, pad_tokens=pads, sequence_tokens=pads + wrappers)

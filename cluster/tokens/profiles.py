@@ -15,6 +15,8 @@ from cluster.tokens.geometry import resize_factor
 
 Consumer = Literal["qwen-vl-utils", "hf-processor", "llamafactory", "qwen-vl-finetune"]
 Family = Literal["qwen2-vl", "qwen2.5-vl", "qwen3-vl"]
+# Qwen3-VL timestamps count seconds from the start of the source video, or of the clip
+TimestampOrigin = Literal["source", "clip"]
 
 # Newer models that reuse Qwen3-VL's processor (transformers maps them to Qwen3VLProcessor).
 FAMILY_ALIASES = {"qwen3.5": "qwen3-vl", "qwen3.5-moe": "qwen3-vl", "qwen3-vl-moe": "qwen3-vl"}
@@ -22,17 +24,15 @@ FAMILY_ALIASES = {"qwen3.5": "qwen3-vl", "qwen3.5-moe": "qwen3-vl", "qwen3-vl-mo
 # Combinations whose rules are not reproduced exactly here; refusing them is better than
 # storing counts the trainer will not reproduce.
 UNSUPPORTED = {
-    ("qwen-vl-utils", "qwen3-vl"): (
-        "qwen-vl-utils hands Qwen3-VL a frame list with clip-relative timestamps (fps faked from sample_fps) "
-        "and re-resizes its frames with twice the resize factor"
-    ),
-    ("llamafactory", "qwen3-vl"): (
-        "LLaMA-Factory's Qwen3VLPlugin times a frame list as i / video_fps and a clip from its own start, so it "
-        "cannot reproduce source times from the written media, and its qwen3_vl template's text is not counted here"
-    ),
     ("qwen-vl-finetune", "qwen3-vl"): "qwen-vl-finetune's data pipeline is written for Qwen2/2.5-VL only",
 }
 NEAREST = "hf-processor"  # the consumer every refused family is exact under
+# Consumers that time the frames they are handed from the clip's own start, whatever
+# metadata the sample carries: Qwen3-VL source times cannot reach the model through them.
+CLIP_TIMED = {
+    "qwen-vl-utils": "qwen-vl-utils times a frame list as i / sample_fps and a clip file from its own first frame",
+    "llamafactory": "LLaMA-Factory's Qwen3VLPlugin times a frame list as i / video_fps and a clip from its own start",
+}
 
 
 class TokenProfile(BaseModel):
@@ -62,6 +62,7 @@ class TokenProfile(BaseModel):
     # (Qwen2/2.5-VL: the whole video's budget; Qwen3-VL: the ceiling per frame)
     cap_pixels_per_frame: bool | None = None
     max_video_tokens: int | None = None
+    timestamp_origin: TimestampOrigin | None = None
 
     @field_validator("family", mode="before")
     @classmethod
@@ -75,6 +76,14 @@ class TokenProfile(BaseModel):
             raise ValueError(
                 f"token profile {self.consumer} with {self.family} cannot be counted exactly ({reason}); "
                 f"the nearest exact profile is consumer {NEAREST!r} with family {self.family!r}"
+            )
+        if self.timestamp_origin is not None and not self.timestamps:
+            raise ValueError("token profile: timestamp_origin applies to family 'qwen3-vl' only")
+        if self.timestamps and self.consumer in CLIP_TIMED and self.timestamp_origin != "clip":
+            raise ValueError(
+                f"token profile {self.consumer} with {self.family} cannot write source-video timestamps "
+                f"({CLIP_TIMED[self.consumer]}); set tokens.timestamp_origin: clip to count the clip-relative "
+                f"times it writes, or use consumer {NEAREST!r} for times from the start of the source video"
             )
         for keys, consumer in (
             (("cap_pixels_per_frame", "max_video_tokens"), "hf-processor"),
@@ -111,6 +120,12 @@ class TokenProfile(BaseModel):
         """Whether the processor writes a timestamp before every temporal step."""
         return self.family == "qwen3-vl"
 
+    @property
+    def outer_vision_pair(self) -> bool:
+        """Whether a video keeps the chat template's vision start/end pair around its steps
+        (LLaMA-Factory's Qwen3-VL plugin writes only the per-step pairs)."""
+        return not (self.timestamps and self.consumer == "llamafactory")
+
     def resolved(self) -> dict:
         """All parameters with the consumer's defaults filled in."""
         overrides = self.model_dump(exclude={"consumer", "family"}, exclude_none=True)
@@ -121,6 +136,12 @@ class TokenProfile(BaseModel):
 
 
 def _defaults(consumer: Consumer, family: Family, f: int) -> dict:
+    if family == "qwen3-vl":
+        return {"timestamp_origin": "source", **_consumer_defaults(consumer, family, f)}
+    return _consumer_defaults(consumer, family, f)
+
+
+def _consumer_defaults(consumer: Consumer, family: Family, f: int) -> dict:
     qwen_frames = {"fps": 2.0, "min_frames": 4, "max_frames": 768}  # Qwen's own sampling defaults
     if consumer == "hf-processor" and family == "qwen3-vl":
         # the published Qwen3-VL processor configs; video bounds are for frames x height x width
@@ -153,6 +174,12 @@ def _defaults(consumer: Consumer, family: Family, f: int) -> dict:
             "image_max_pixels": 16384 * f * f,
         }
     if consumer == "llamafactory":
+        # LLaMA-Factory's pre-scaling, then the published processor configs of the family
+        published = (
+            {"image": (65536, 16777216), "video": (4096, 24576 * f * f)}
+            if family == "qwen3-vl"
+            else {"image": (56 * 56, 16384 * 28 * 28), "video": (56 * 56, 16384 * 28 * 28)}
+        )
         return {
             "fps": 2.0,
             "max_frames": 128,
@@ -160,10 +187,10 @@ def _defaults(consumer: Consumer, family: Family, f: int) -> dict:
             "video_max_pixels": 256 * 256,
             "image_min_pixels": 32 * 32,
             "image_max_pixels": 768 * 768,
-            "processor_min_pixels": 56 * 56,
-            "processor_max_pixels": 16384 * 28 * 28,
-            "processor_video_min_pixels": 56 * 56,
-            "processor_video_max_pixels": 16384 * 28 * 28,
+            "processor_min_pixels": published["image"][0],
+            "processor_max_pixels": published["image"][1],
+            "processor_video_min_pixels": published["video"][0],
+            "processor_video_max_pixels": published["video"][1],
         }
     return {
         "fps": 2.0,

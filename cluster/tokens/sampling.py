@@ -19,7 +19,7 @@ from cluster.tokens.geometry import (
     smart_resize_clip,
     video_count,
 )
-from cluster.tokens.profiles import TokenProfile
+from cluster.tokens.profiles import CLIP_TIMED, TokenProfile
 from cluster.tokens.timestamps import step_timestamps, timestamp_tokens
 
 
@@ -34,7 +34,13 @@ class VideoPlan:
     resized_size: tuple[int, int]  # (h, w) the processor feeds the vision tower
     sampled_fps: float
     count: VisualCount
-    # Qwen3-VL: the time written before each temporal step, from frame indices of the source
+    # the frame indices and rate the processor is handed as video metadata: source or clip
+    # frames at the clip's fps, or, for a consumer that times frames by their position in
+    # what it reads (CLIP_TIMED), 0..n-1 at its fps, which the written clip then plays at
+    metadata_indices: tuple[int, ...]
+    metadata_fps: float
+    media_fps: float  # the rate the clip is written at
+    # Qwen3-VL: the time written before each temporal step, from the metadata
     timestamps: tuple[float, ...] = ()
 
     @property
@@ -55,19 +61,33 @@ class ImagePlan:
 
 
 def plan_video(
-    total_frames: int, video_fps: float, height: int, width: int, profile: TokenProfile, first_frame: int = 0
+    total_frames: int,
+    video_fps: float,
+    height: int,
+    width: int,
+    profile: TokenProfile,
+    first_frame: int = 0,
+    clock_fps: float | None = None,
 ) -> VideoPlan:
     """Plan a clip of `total_frames` frames at `video_fps`, each `height`×`width` on screen,
-    that starts at frame `first_frame` of its source (timestamps are source times)."""
+    that starts at frame `first_frame` of its source. `clock_fps` is the trainer-wide fps a
+    CLIP_TIMED consumer times frame lists with (default: the profile's fps)."""
     if total_frames < 1 or video_fps <= 0:
         raise SamplingError(f"clip has {total_frames} frames at {video_fps} fps; nothing to sample")
     p = profile.resolved()
-    indices = _indices(total_frames, video_fps, profile, p)
+    indices = [int(i) for i in _indices(total_frames, video_fps, profile, p)]
     stored, resized = _frame_size(height, width, len(indices), profile, p)
-    count = video_count(len(indices), resized[0], resized[1], profile.family)
+    count = video_count(len(indices), resized[0], resized[1], profile.family, profile.outer_vision_pair)
     sampled_fps = len(indices) / total_frames * video_fps
-    times = step_timestamps([first_frame + int(i) for i in indices], video_fps) if profile.timestamps else ()
-    return VideoPlan(tuple(int(i) for i in indices), stored, resized, sampled_fps, count, times)
+    if profile.timestamps and profile.consumer in CLIP_TIMED:
+        timed, fps = tuple(range(len(indices))), clock_fps or p["fps"]
+        media_fps = fps
+    else:
+        origin = 0 if p.get("timestamp_origin") == "clip" else first_frame
+        timed, fps = tuple(origin + i for i in indices), video_fps
+        media_fps = sampled_fps
+    times = step_timestamps(timed, fps) if profile.timestamps else ()
+    return VideoPlan(tuple(indices), stored, resized, sampled_fps, count, timed, fps, media_fps, times)
 
 
 def plan_image(height: int, width: int, profile: TokenProfile) -> ImagePlan:
@@ -132,7 +152,10 @@ def _frame_size(h: int, w: int, n: int, profile: TokenProfile, p: dict) -> tuple
     f = profile.factor
     if profile.consumer == "llamafactory":
         stored = _prescale(h, w, p["video_min_pixels"], p["video_max_pixels"])
-        return stored, smart_resize(*stored, f, p["processor_video_min_pixels"], p["processor_video_max_pixels"])
+        bounds = (p["processor_video_min_pixels"], p["processor_video_max_pixels"])
+        if profile.family == "qwen3-vl":  # it pads an odd frame list before the processor sees it
+            return stored, smart_resize_clip(n + n % TEMPORAL_PATCH, *stored, f, *bounds)
+        return stored, smart_resize(*stored, f, *bounds)
     if profile.consumer == "qwen-vl-finetune":
         resized = smart_resize(h, w, f, p["video_min_pixels"], p["video_max_pixels"])
         return resized, resized

@@ -8,6 +8,9 @@ placeholder becomes one vision start/pad/end group in the chat template, the pro
 later widens the pad to the stored count; Qwen3-VL's processor replaces a video's pad with
 a timestamp text and a start/pad/end group per temporal step. Everything but the vision
 tokens is text, the timestamps included.
+
+LLaMA-Factory renders with its own template instead of the tokenizer's chat template:
+ChatML with the template's default system prompt (`LLAMAFACTORY_TEMPLATES`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,14 @@ PLACEHOLDER = re.compile(r"(<video>|<image>)")
 # Qwen3 tokenizers (Qwen3-VL, Qwen3.5) carry the thinking tokens; Qwen2/2.5 ones do not
 QWEN3_MARKER = "<think>"
 GENERATION = {"qwen2-vl": "Qwen2", "qwen2.5-vl": "Qwen2", "qwen3-vl": "Qwen3"}
+GROUPS = {"<image>": "<|vision_start|><|image_pad|><|vision_end|>", "<video>": VIDEO_STEP}
+# family -> (LLaMA-Factory template, its default system prompt); for Qwen3-VL the template
+# without thinking, which adds no empty <think> block to each answer
+LLAMAFACTORY_TEMPLATES = {
+    "qwen2-vl": ("qwen2_vl", "You are a helpful assistant."),
+    "qwen2.5-vl": ("qwen2_vl", "You are a helpful assistant."),
+    "qwen3-vl": ("qwen3_vl_nothink", None),
+}
 
 
 class TokenizerUnavailable(UsageError):
@@ -82,10 +93,16 @@ def tokenizer_generation(source: str, tokenizer) -> str:
     return "Qwen3" if QWEN3_MARKER in tokenizer.get_vocab() else "Qwen2"
 
 
-def text_tokens(tokenizer, messages: list[dict], timestamps: Sequence[Sequence[float]] = ()) -> int:
+def text_tokens(
+    tokenizer, messages: list[dict], timestamps: Sequence[Sequence[float]] = (), llamafactory_family: str | None = None
+) -> int:
     """Tokens of the templated conversation that are not vision tokens; `timestamps` holds,
-    per video in order, the Qwen3-VL step times the processor writes in."""
-    rendered = tokenizer.apply_chat_template(template_messages(messages), tokenize=False)
+    per video in order, the Qwen3-VL step times the processor writes in. With
+    `llamafactory_family`, the conversation is rendered by that family's LLaMA-Factory template."""
+    if llamafactory_family:
+        rendered = llamafactory_render(messages, LLAMAFACTORY_TEMPLATES[llamafactory_family][1])
+    else:
+        rendered = tokenizer.apply_chat_template(template_messages(messages), tokenize=False)
     rendered = expand_videos(rendered, timestamps)
     vision = {tokenizer.convert_tokens_to_ids(t) for t in VISION_TOKENS}
     return sum(1 for i in tokenizer(rendered, add_special_tokens=False)["input_ids"] if i not in vision)
@@ -104,6 +121,18 @@ def expand_videos(rendered: str, timestamps: Sequence[Sequence[float]]) -> str:
         out.append("".join(timestamp_text(t) + VIDEO_STEP for t in times) if times else "<|video_pad|>")
         out.append(rest)
     return "".join(out)
+
+
+def llamafactory_render(messages: list[dict], default_system: str | None) -> str:
+    """LLaMA-Factory's Qwen templates: a leading system turn (or the template's default),
+    then each turn as `<|im_start|>role\ncontent<|im_end|>\n`, the media as vision groups."""
+    turns = list(messages)
+    system = turns.pop(0)["content"] if turns and turns[0]["role"] == "system" else default_system
+    head = [{"role": "system", "content": system}] if system else []
+    return "".join(
+        f"<|im_start|>{m['role']}\n{PLACEHOLDER.sub(lambda p: GROUPS[p.group()], m['content'])}<|im_end|>\n"
+        for m in head + turns
+    )
 
 
 def template_messages(messages: list[dict]) -> list[dict]:

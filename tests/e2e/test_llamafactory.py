@@ -1,8 +1,9 @@
 """The real LLaMA-Factory, handed a run's samples as its trainer would, builds exactly the
-stored counts: pads per video and image, grids, and the whole input_ids length. It pins
-transformers <= 5.6, so it runs in its own environment (tests/llamafactory/build_env.sh,
-which .ci/run builds), on a model folder whose processor configs hold transformers' class
-defaults (video min 100,352 pixels, not the Hub's 3,136), read through tokens.model."""
+stored counts: pads per video and image, grids, Qwen3-VL's timestamp texts, and the whole
+input_ids length. It pins transformers <= 5.6, so it runs in its own environment
+(tests/llamafactory/build_env.sh, which .ci/run builds), on model folders read through
+tokens.model: a Qwen2.5-VL one whose processor configs hold transformers' class defaults
+(video min 100,352 pixels, not the Hub's 3,136), and a Qwen3-VL one with its real tokenizer."""
 
 import json
 import os
@@ -12,9 +13,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from offline_runs import run_offline
-from transformers import Qwen2VLImageProcessor, Qwen2VLVideoProcessor
+from qwen3_tokenizer import qwen3_tokenizer_dir
+from transformers import Qwen2VLImageProcessor, Qwen2VLVideoProcessor, Qwen3VLVideoProcessor
 
 from cluster.caption.tiny_model import offline_tokenizer
+from cluster.tokens.timestamps import timestamp_text
 from cluster.video.synth import scene_frames, write_video
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,26 +45,51 @@ def model_dir(tmp_path_factory) -> Path:
     return root
 
 
-def test_llamafactory_builds_the_stored_counts(ray_head, model_dir, llamafactory_python, tmp_path):
+@pytest.fixture(scope="module")
+def qwen3_model_dir(tmp_path_factory) -> Path:
+    """A Qwen3-VL folder: the real Qwen3 tokenizer and the published processor bounds (the
+    per-frame cap off: transformers 5.6, which LLaMA-Factory runs on, has none)."""
+    root = qwen3_tokenizer_dir(tmp_path_factory.mktemp("qwen3-vl"))
+    (root / "config.json").write_text(json.dumps({"model_type": "qwen3_vl"}))
+    image_size = {"shortest_edge": 65536, "longest_edge": 16777216}
+    Qwen2VLImageProcessor(patch_size=16, size=image_size).save_pretrained(root)
+    video_size = {"shortest_edge": 4096, "longest_edge": 25165824}
+    Qwen3VLVideoProcessor(size=video_size, cap_pixels_per_frame=False).save_pretrained(root)
+    return root
+
+
+@pytest.mark.parametrize("family", ["qwen2.5-vl", "qwen3-vl"])
+def test_llamafactory_builds_the_stored_counts(
+    ray_head, model_dir, qwen3_model_dir, llamafactory_python, tmp_path, family
+):
     videos = [
         write_video(tmp_path / "wide.mp4", scene_frames(640, 360, 25, [3.0, 3.4, 2.6], seed=1), 25),
         write_video(tmp_path / "portrait.mp4", scene_frames(360, 640, 30, [2.8, 3.3], seed=2), 30),
     ]
     out = tmp_path / "out"
-    tokens = {"consumer": "llamafactory", "family": "qwen2.5-vl", "model": str(model_dir), "tokenizer": str(model_dir)}
-    run_offline(videos, out, sample={"include_image": True}, tokens=tokens)
+    folder = str(qwen3_model_dir if family == "qwen3-vl" else model_dir)
+    tokens = {"consumer": "llamafactory", "family": family, "model": folder, "tokenizer": folder}
+    if family == "qwen3-vl":
+        tokens["timestamp_origin"] = "clip"
+    run_offline(videos, out, output={"media": "both"}, sample={"include_image": True}, tokens=tokens)
     rows = pq.read_table(out / "dataset").to_pylist()
+    # each video once as its frame files and once as its mp4
+    forms = {
+        "frames": lambda r: [[str(out / f) for f in r["videos"][0]]],
+        "clip": lambda r: [str(out / r["video_clips"][0])],
+    }
     samples = [
         {
-            "id": r["id"],
+            "id": f"{r['id']}/{form}",
             "messages": r["messages"],
             "images": [str(out / i) for i in r["images"]],
-            "videos": [[str(out / f) for f in frames] for frames in r["videos"]],
+            "videos": videos_of(r),
         }
         for r in rows
+        for form, videos_of in forms.items()
     ]
     (tmp_path / "samples.json").write_text(json.dumps(samples))
-    arguments = [str(model_dir), str(out / "trainer_args.json"), str(tmp_path / "samples.json")]
+    arguments = [folder, str(out / "trainer_args.json"), str(tmp_path / "samples.json")]
     done = subprocess.run(
         [llamafactory_python, str(CHECK), *arguments],
         capture_output=True,
@@ -70,9 +98,12 @@ def test_llamafactory_builds_the_stored_counts(ray_head, model_dir, llamafactory
     )
     assert done.returncode == 0, done.stderr[-3000:]
     built = {b["id"]: b for b in json.loads(done.stdout.strip().splitlines()[-1])}
-    assert len(built) == len(rows) >= 2
-    for row in rows:
-        b = built[row["id"]]
+    assert len(built) == 2 * len(rows) >= 4
+    for row, form in ((r, f) for r in rows for f in forms):
+        b = built[f"{row['id']}/{form}"]
+        (video,) = [m for m in row["media"] if m["kind"] == "video"]
         assert (b["video_pads"], b["image_pads"]) == (row["video_pad_tokens"], row["image_pad_tokens"]), row["id"]
-        assert sum(t * h * w // 4 for t, h, w in b["video_grids"]) == row["video_pad_tokens"], row["id"]
+        assert b["video_grids"] == [video["grid_thw"]], row["id"]
+        assert b["timestamps"] == [timestamp_text(t) for t in video["timestamps"]], row["id"]
         assert b["input_ids"] == row["total_tokens"], row["id"]
+    assert (family == "qwen3-vl") == all(r["timestamp_tokens"] > 0 for r in rows)

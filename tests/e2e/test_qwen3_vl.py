@@ -1,7 +1,8 @@
 """Qwen3-VL counts equal what transformers' Qwen3VLProcessor builds from the written media,
-and qwen-vl-utils keeps Qwen2.5-VL frame lists as written: pads, grids, timestamp texts and
-the length of `input_ids`, on generated videos at 24, 25, 29.97 and 30 fps, odd frame counts,
-1080p, portrait, and the shared videos; the processors are built from trainer_args.json."""
+handed over directly or through qwen-vl-utils (as ms-swift does), and qwen-vl-utils keeps
+Qwen2.5-VL frame lists as written: pads, grids, timestamp texts and the length of
+`input_ids`, on generated videos at 24, 25, 29.97 and 30 fps, odd frame counts, 1080p,
+portrait, and the shared videos; the processors are built from trainer_args.json."""
 
 import io
 import json
@@ -175,8 +176,54 @@ def test_a_qwen3_run_writes_samples_the_processor_reproduces(ray_head, shared_vi
             assert len(ids) == row["total_tokens"] == row["visual_tokens"] + row["text_tokens"], row["id"]
         assert row["timestamp_tokens"] == item["timestamp_tokens"] > 0
         assert item["timestamps"][0] >= row["segment_start_s"] - 1
-    with pytest.raises(ExportError, match="cannot count exactly for qwen3-vl"):
+    with pytest.raises(ExportError, match=r"tokens\.consumer=qwen-vl-utils --set tokens\.timestamp_origin=clip"):
         export(Store(str(out)), "ms-swift", None)
+
+
+def test_qwen_vl_utils_reproduces_a_qwen3_runs_clip_timed_samples(ray_head, videos, tokenizer_dir, tmp_path):
+    """As ms-swift and Qwen3-VL's own recipe feed the processor: qwen-vl-utils reads each video
+    (its frame files, or its mp4) with trainer_args.json's element keys and hands over the
+    frames unresized with the metadata it made; pads, timestamps and the total are the stored
+    ones, and the ms-swift export lists those frame files."""
+    out = tmp_path / "out"
+    tokens = {"consumer": "qwen-vl-utils", "family": "qwen3-vl", "timestamp_origin": "clip"}
+    run_offline(
+        videos[: len(GENERATED)],
+        out,
+        output={"media": "both"},
+        sample={"include_image": True},
+        tokens={**tokens, "tokenizer": str(tokenizer_dir)},
+    )
+    rows = pq.read_table(out / "dataset").to_pylist()
+    block = json.loads((out / "trainer_args.json").read_text())["qwen_vl_utils"]
+    processor = _processor(tokenizer_dir, Q3)
+    ids_of = processor.tokenizer.convert_tokens_to_ids
+    patch = block["image_patch_size"]
+    assert len(rows) >= 3
+    for row in rows:
+        (item,) = [m for m in row["media"] if m["kind"] == "video"]
+        text = processor.apply_chat_template(template_messages(row["messages"]), tokenize=False)
+        images = [qvu.fetch_image({"image": str(out / f), **block["image"]}, patch) for f in row["images"]]
+        for media in ([str(out / f) for f in row["videos"][0]], str(out / row["video_clips"][0])):
+            video, metadata = qvu.fetch_video({"video": media, **block["video"]}, patch, return_video_metadata=True)
+            inputs = processor(
+                text=[text],
+                images=images,
+                videos=[video],
+                video_metadata=[VideoMetadata(**metadata)],
+                do_resize=False,
+                do_sample_frames=False,
+            )
+            ids = np.asarray(inputs["input_ids"][0])
+            written = re.findall(r"<[0-9.]+ seconds>", processor.tokenizer.decode(ids))
+            assert written == [timestamp_text(t) for t in item["timestamps"]], (row["id"], type(media))
+            assert int((ids == ids_of("<|video_pad|>")).sum()) == row["video_pad_tokens"], (row["id"], type(media))
+            assert int((ids == ids_of("<|image_pad|>")).sum()) == row["image_pad_tokens"], (row["id"], type(media))
+            assert len(ids) == row["total_tokens"], (row["id"], type(media))
+    exported = Path(export(Store(str(out)), "ms-swift", None)).read_text().splitlines()
+    assert [json.loads(line)["videos"][0] for line in exported] == [
+        [str(out / f) for f in r["videos"][0]] for r in rows
+    ]
 
 
 def _decode(path: Path) -> list[np.ndarray]:

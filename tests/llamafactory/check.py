@@ -3,36 +3,32 @@ to LLaMA-Factory's own code, as its trainer would, and prints what it builds, as
 
     python check.py MODEL_DIR TRAINER_ARGS_JSON SAMPLES_JSON
 
-The model's processors are loaded by LLaMA-Factory's `load_tokenizer` from the ModelArguments
-that trainer_args.json's `llamafactory` block gives; the messages are expanded by its
-`qwen2_vl` mm_plugin, batched by its `get_mm_inputs`, and tokenized by its `qwen2_vl` template.
+trainer_args.json's `llamafactory` block is parsed verbatim by LLaMA-Factory's argument classes;
+the model's processors are loaded by its `load_tokenizer` from those ModelArguments; the messages are expanded by the mm_plugin
+of the block's template (qwen2_vl, or qwen3_vl_nothink with its per-step timestamps), batched
+by its `get_mm_inputs`, and tokenized by the template.
 """
 
 import json
+import re
 import sys
 from pathlib import Path
 
-from llamafactory.data.mm_plugin import get_mm_plugin
 from llamafactory.data.template import get_template_and_fix_tokenizer
 from llamafactory.hparams import DataArguments, ModelArguments
 from llamafactory.model import load_tokenizer
-
-MODEL_KEYS = (
-    "video_fps",
-    "video_maxlen",
-    "video_max_pixels",
-    "video_min_pixels",
-    "image_max_pixels",
-    "image_min_pixels",
-)
+from transformers import HfArgumentParser
 
 
 def main(model_dir: str, trainer_args: str, samples: str) -> None:
     block = json.loads(Path(trainer_args).read_text())["llamafactory"]
-    loaded = load_tokenizer(ModelArguments(model_name_or_path=model_dir, **{k: block[k] for k in MODEL_KEYS}))
+    # the block as LLaMA-Factory's own argument parser takes it: an unknown key fails here
+    parser = HfArgumentParser((ModelArguments, DataArguments))
+    model_args, data_args = parser.parse_dict({"model_name_or_path": model_dir, **block}, allow_extra_keys=False)
+    loaded = load_tokenizer(model_args)
     tokenizer, processor = loaded["tokenizer"], loaded["processor"]
-    template = get_template_and_fix_tokenizer(tokenizer, DataArguments(template="qwen2_vl"))
-    plugin = get_mm_plugin("qwen2_vl", image_token="<|image_pad|>", video_token="<|video_pad|>")
+    template = get_template_and_fix_tokenizer(tokenizer, data_args)
+    plugin = template.mm_plugin
     results = []
     for sample in json.loads(Path(samples).read_text()):
         images, videos = sample["images"], sample["videos"]
@@ -46,6 +42,7 @@ def main(model_dir: str, trainer_args: str, samples: str) -> None:
                 "video_pads": sum(m["content"].count("<|video_pad|>") for m in messages),
                 "image_pads": sum(m["content"].count("<|image_pad|>") for m in messages),
                 "video_grids": grids,
+                "timestamps": [t for m in messages for t in re.findall(r"<[0-9.]+ seconds>", m["content"])],
                 "input_ids": len(prompt) + len(response),
             }
         )

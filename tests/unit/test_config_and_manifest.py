@@ -22,7 +22,7 @@ BASE = {"input": {"manifest": "x"}, "output": {"root": "o"}}
         ({"split": {"min_seconds": 9, "max_seconds": 3}}, "min_seconds"),
         ({"tokens": {"consumer": "llava"}}, "'tokens.consumer'"),
         ({"input": {}}, "missing required key 'input.manifest'"),
-        ({"tokens": {"family": "qwen3-vl"}}, "nearest exact profile is consumer .hf-processor."),
+        ({"tokens": {"family": "qwen3-vl"}}, "set tokens.timestamp_origin: clip to count the clip-relative times"),
     ],
 )
 def test_bad_config_names_the_key(change, message):

@@ -164,10 +164,42 @@ def test_qwen3_needs_two_frames():
         plan_video(1, 30, 720, 1280, Q3)
 
 
-@pytest.mark.parametrize("consumer", ["qwen-vl-utils", "llamafactory", "qwen-vl-finetune"])
-def test_unsupported_combinations_are_refused_with_the_nearest_profile(consumer):
+def test_unsupported_combinations_are_refused_with_the_nearest_profile():
     with pytest.raises(ValidationError, match="nearest exact profile is consumer 'hf-processor'"):
+        TokenProfile(consumer="qwen-vl-finetune", family="qwen3.5")
+
+
+@pytest.mark.parametrize("consumer", ["qwen-vl-utils", "llamafactory"])
+def test_consumers_that_time_clips_from_their_start_need_clip_relative_timestamps(consumer):
+    with pytest.raises(ValidationError, match=r"set tokens.timestamp_origin: clip.*or use consumer 'hf-processor'"):
         TokenProfile(consumer=consumer, family="qwen3.5")
+    assert TokenProfile(consumer=consumer, family="qwen3.5", timestamp_origin="clip").resolved()["fps"] == 2.0
+    with pytest.raises(ValidationError, match="qwen3-vl' only"):
+        TokenProfile(consumer=consumer, timestamp_origin="clip")
+
+
+def test_hf_processor_counts_clip_relative_times_when_asked():
+    plan = plan_video(75, 30, 720, 1280, Q3.with_overrides(timestamp_origin="clip"), first_frame=300)
+    assert plan.metadata_indices == (0, 18, 37, 56, 74) and plan.metadata_fps == 30
+    assert [f"{t:.1f}" for t in plan.timestamps] == ["0.3", "1.6", "2.5"]
+
+
+def test_llamafactory_times_the_frame_list_at_its_fps_and_drops_the_outer_pair():
+    profile = TokenProfile(consumer="llamafactory", family="qwen3-vl", timestamp_origin="clip")
+    plan = plan_video(75, 30, 720, 1280, profile, first_frame=300)
+    # floor(2.5 s x 2) = 5 frames, truncated linspace; LLaMA-Factory pads the list to 6
+    assert plan.indices == (0, 18, 37, 55, 74) and plan.stored_size == (192, 341)
+    assert plan.metadata_indices == (0, 1, 2, 3, 4) and plan.media_fps == plan.metadata_fps == 2.0
+    assert [f"{t:.1f}" for t in plan.timestamps] == ["0.2", "1.2", "2.0"]
+    steps, per_step = plan.count.grid[0], plan.count.grid[1] * plan.count.grid[2] // 4
+    assert steps == 3 and plan.count.sequence_tokens == steps * (per_step + 2)
+
+
+def test_qwen_vl_utils_times_its_frames_at_the_trainers_fps_even_when_fitting_lowers_it():
+    profile = TokenProfile(consumer="qwen-vl-utils", family="qwen3-vl", timestamp_origin="clip")
+    plan = plan_video(300, 30, 720, 1280, profile.with_overrides(fps=1.0), clock_fps=2.0)
+    assert len(plan.indices) == 10 and plan.metadata_indices == tuple(range(10))
+    assert plan.timestamps == tuple((2 * k + 0.5) / 2.0 for k in range(5)) and plan.media_fps == 2.0
 
 
 def test_parameters_of_another_consumer_are_refused():
