@@ -3,10 +3,11 @@ to LLaMA-Factory's own code, as its trainer would, and prints what it builds, as
 
     python check.py MODEL_DIR TRAINER_ARGS_JSON SAMPLES_JSON
 
-trainer_args.json's `llamafactory` block is parsed verbatim by LLaMA-Factory's argument classes;
-the model's processors are loaded by its `load_tokenizer` from those ModelArguments; the messages are expanded by the mm_plugin
-of the block's template (qwen2_vl, or qwen3_vl_nothink with its per-step timestamps), batched
-by its `get_mm_inputs`, and tokenized by the template.
+trainer_args.json's `llamafactory` block is parsed verbatim by LLaMA-Factory's argument
+classes; the model's processors are loaded by its `load_tokenizer` from those ModelArguments;
+the messages are expanded by the mm_plugin of the block's template (qwen2_vl, or
+qwen3_vl_nothink with its per-step timestamps), batched by its `get_mm_inputs`, and tokenized
+by the template.
 """
 
 import json
