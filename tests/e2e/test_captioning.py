@@ -215,9 +215,7 @@ def test_tiny_random_captions_every_kept_segment_and_says_they_are_meaningless(t
         assert row["messages"][0]["content"].startswith("<image>") and row["videos"] == [] and len(row["images"]) == 1
         assert row["messages"][1]["content"] == row["caption_short"]
     args = json.loads((out / "trainer_args.json").read_text())  # text counted: the limit covers whole samples
-    assert args["text_counted"] is True and args["llamafactory"]["cutoff_len"] == max(
-        r["total_tokens"] for r in rows
-    )
+    assert args["text_counted"] is True and args["llamafactory"]["cutoff_len"] == max(r["total_tokens"] for r in rows)
     assert "plus the text of each conversation" in (out / "report" / "index.html").read_text()
 
 

@@ -169,9 +169,7 @@ def test_trainer_files_describe_the_dataset(result):
     assert info["vidcurate"]["file_name"] == "dataset" and info["vidcurate"]["formatting"] == "sharegpt"
     args = json.loads((out / "trainer_args.json").read_text())
     assert args["llamafactory"]["video_max_pixels"] == 256 * 256
-    assert args["llamafactory"]["cutoff_len"] == max(
-        pq.read_table(out / "dataset").column("total_tokens").to_pylist()
-    )
+    assert args["llamafactory"]["cutoff_len"] == max(pq.read_table(out / "dataset").column("total_tokens").to_pylist())
     assert args["text_counted"] is False and "Text is not counted" in args["note"]  # no tokens.tokenizer here
 
 
