@@ -283,9 +283,8 @@ def _samples(
             compute=ActorPoolStrategy(size=1),
             num_cpus=0,
         )
-    return ds.map_batches(
-        ComposeSamples(_compose_settings(cfg)), batch_size=ROWS_PER_BLOCK, batch_format="pyarrow", num_cpus=0.25
-    )
+    compose = ComposeSamples(_compose_settings(cfg, profile))
+    return ds.map_batches(compose, batch_size=ROWS_PER_BLOCK, batch_format="pyarrow", num_cpus=0.25)
 
 
 def _settings(cfg, profile: TokenProfile, store: Store, carry_media: bool) -> SampleSettings:
@@ -303,7 +302,7 @@ def _settings(cfg, profile: TokenProfile, store: Store, carry_media: bool) -> Sa
     )
 
 
-def _compose_settings(cfg) -> ComposeSettings:
+def _compose_settings(cfg, profile: TokenProfile) -> ComposeSettings:
     s = cfg.sample
     return ComposeSettings(
         instructions=tuple(s.instructions),
@@ -317,4 +316,5 @@ def _compose_settings(cfg) -> ComposeSettings:
         gates=cfg.caption.gates,
         tokenizer=cfg.tokens.tokenizer,
         max_total_tokens=cfg.tokens.max_total_tokens,
+        llamafactory_family=profile.family if profile.consumer == "llamafactory" else None,
     )

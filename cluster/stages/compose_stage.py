@@ -35,6 +35,7 @@ class ComposeSettings:
     gates: GateSettings
     tokenizer: str | None = None  # count text tokens with it
     max_total_tokens: int | None = None
+    llamafactory_family: str | None = None  # count the text as LLaMA-Factory's template renders it
 
 
 class ComposeSamples:
@@ -104,9 +105,8 @@ class ComposeSamples:
         text = None
         if self.settings.tokenizer:
             times = [m["timestamps"] or () for m in videos]
-            consumer, family = row["token_profile"].split(":")
-            lf_family = family if consumer == "llamafactory" else None
-            text = text_tokens(load_tokenizer(self.settings.tokenizer), messages, times, lf_family)
+            tokenizer = load_tokenizer(self.settings.tokenizer)
+            text = text_tokens(tokenizer, messages, times, self.settings.llamafactory_family)
         for kind in ("video", "image"):
             metrics.count(
                 "vidcurate_tokens_emitted", sum(m["pad_tokens"] for m in items if m["kind"] == kind), kind=kind
