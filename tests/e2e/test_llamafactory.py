@@ -3,7 +3,8 @@ stored counts: pads per video and image, grids, Qwen3-VL's timestamp texts, and 
 input_ids length. It pins transformers <= 5.6, so it runs in its own environment
 (tests/llamafactory/build_env.sh, which .ci/run builds), on model folders read through
 tokens.model: a Qwen2.5-VL one whose processor configs hold transformers' class defaults
-(video min 100,352 pixels, not the Hub's 3,136), and a Qwen3-VL one with its real tokenizer."""
+(video min 100,352 pixels, not the Hub's 3,136), and a Qwen3-VL one with its real tokenizer;
+and it trains two steps on a run with trainer_args.json's block as it is."""
 
 import json
 import os
@@ -16,12 +17,13 @@ from offline_runs import run_offline
 from qwen3_tokenizer import qwen3_tokenizer_dir
 from transformers import Qwen2VLImageProcessor, Qwen2VLVideoProcessor, Qwen3VLVideoProcessor
 
-from cluster.caption.tiny_model import offline_tokenizer
+from cluster.caption.tiny_model import offline_tokenizer, tiny_model_dir
 from cluster.tokens.timestamps import timestamp_text
 from cluster.video.synth import scene_frames, write_video
 
 REPO = Path(__file__).resolve().parents[2]
 CHECK = REPO / "tests" / "llamafactory" / "check.py"
+TRAIN = REPO / "tests" / "llamafactory" / "train.py"
 
 
 @pytest.fixture(scope="module")
@@ -107,3 +109,24 @@ def test_llamafactory_builds_the_stored_counts(
         assert b["timestamps"] == [timestamp_text(t) for t in video["timestamps"]], row["id"]
         assert b["input_ids"] == row["total_tokens"], row["id"]
     assert (family == "qwen3-vl") == all(r["timestamp_tokens"] > 0 for r in rows)
+
+
+def test_llamafactory_trains_on_a_run_with_its_trainer_args(ray_head, llamafactory_python, tmp_path):
+    """Two training steps of the real LLaMA-Factory on a run counted for a (tiny, random)
+    model's own processor configs, reading dataset/ through the root's dataset_info.json, with
+    trainer_args.json's block as it is: the advised cutoff_len cuts no sample."""
+    model = tiny_model_dir(tmp_path / "cache")
+    video = write_video(tmp_path / "wide.mp4", scene_frames(640, 360, 25, [3.0, 3.4, 2.6], seed=1), 25)
+    out = tmp_path / "out"
+    tokens = {"consumer": "llamafactory", "family": "qwen2-vl", "model": str(model), "tokenizer": str(model)}
+    run_offline([video], out, sample={"include_image": True}, tokens=tokens)
+    done = subprocess.run(
+        [llamafactory_python, str(TRAIN), str(model), str(out / "trainer_args.json"), str(tmp_path / "trained")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    state = json.loads((tmp_path / "trained" / "trainer_state.json").read_text())
+    losses = [entry["loss"] for entry in state["log_history"] if "loss" in entry]
+    assert state["global_step"] == 2 and len(losses) == 2 and all(0 < loss < 100 for loss in losses)
