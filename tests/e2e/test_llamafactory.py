@@ -9,6 +9,7 @@ and it trains two steps on a run with trainer_args.json's block as it is."""
 import json
 import os
 import subprocess
+from fractions import Fraction
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -62,11 +63,16 @@ def qwen3_model_dir(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("family", ["qwen2.5-vl", "qwen3-vl"])
 def test_llamafactory_builds_the_stored_counts(
-    ray_head, model_dir, qwen3_model_dir, llamafactory_python, tmp_path, family
+    ray_head, model_dir, qwen3_model_dir, llamafactory_python, shared_videos, tmp_path, family
 ):
+    """At 24, 25, 29.97 and 30 fps, 1080p and portrait, odd frame counts (2.52 s at 25 fps
+    samples 5 frames), and a shared video."""
     videos = [
-        write_video(tmp_path / "wide.mp4", scene_frames(640, 360, 25, [3.0, 3.4, 2.6], seed=1), 25),
+        write_video(tmp_path / "wide.mp4", scene_frames(640, 360, 25, [3.0, 3.4, 2.52], seed=1), 25),
         write_video(tmp_path / "portrait.mp4", scene_frames(360, 640, 30, [2.8, 3.3], seed=2), 30),
+        write_video(tmp_path / "1080p.mp4", scene_frames(1920, 1080, 24, [2.3], seed=3), 24),
+        write_video(tmp_path / "ntsc.mp4", scene_frames(854, 480, 30, [3.1], seed=4), Fraction(30000, 1001)),
+        shared_videos / "testvideo.mp4",
     ]
     out = tmp_path / "out"
     folder = str(qwen3_model_dir if family == "qwen3-vl" else model_dir)
@@ -100,7 +106,8 @@ def test_llamafactory_builds_the_stored_counts(
     )
     assert done.returncode == 0, done.stderr[-3000:]
     built = {b["id"]: b for b in json.loads(done.stdout.strip().splitlines()[-1])}
-    assert len(built) == 2 * len(rows) >= 4
+    assert len(built) == 2 * len(rows) >= 10
+    assert any(len(m["frame_indices"]) % 2 for r in rows for m in r["media"] if m["kind"] == "video")
     for row, form in ((r, f) for r in rows for f in forms):
         b = built[f"{row['id']}/{form}"]
         (video,) = [m for m in row["media"] if m["kind"] == "video"]

@@ -188,7 +188,7 @@ def test_qwen_vl_utils_reproduces_a_qwen3_runs_clip_timed_samples(ray_head, vide
     out = tmp_path / "out"
     tokens = {"consumer": "qwen-vl-utils", "family": "qwen3-vl", "timestamp_origin": "clip"}
     run_offline(
-        videos[: len(GENERATED)],
+        videos[: len(GENERATED) + 1],  # the generated ones and chaplin.mp4
         out,
         output={"media": "both"},
         sample={"include_image": True},
