@@ -67,15 +67,18 @@ def trainer_args(profile: TokenProfile, dataset_root: str, max_sample_tokens: in
         }
         return {**common, "llamafactory": args}
     if profile.consumer == "qwen-vl-finetune":
+        # the names of QwenLM/Qwen3-VL's qwen-vl-finetune (DataArguments, and TrainingArguments'
+        # model_max_length): its data_processor.py sets them on the model's processors, which
+        # then read each mp4 whole (the Qwen2-VL video processor samples no frames)
         args = {
             "max_pixels": p["image_max_pixels"],
             "min_pixels": p["image_min_pixels"],
-            "video_max_frame_pixels": p["video_max_pixels"],
-            "video_min_frame_pixels": p["video_min_pixels"],
+            "video_max_pixels": p["video_max_pixels"],
+            "video_min_pixels": p["video_min_pixels"],
             "video_fps": p["fps"],
             "video_min_frames": p["min_frames"],
             "video_max_frames": p["max_frames"],
-            "model_max_length_at_least": max_sample_tokens,
+            "model_max_length": max_sample_tokens,
         }
         return {**common, "qwen_vl_finetune": args}
     if profile.consumer == "qwen-vl-utils":

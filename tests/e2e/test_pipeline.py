@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import av
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
@@ -18,6 +19,7 @@ import yaml
 from browser import image_states, rendered_dom
 from PIL import Image
 
+from cluster.caption.tiny_model import offline_processor
 from cluster.progress import SettingsChanged
 from cluster.samples import check_conversation
 from cluster.video.synth import scene_frames, write_video
@@ -320,10 +322,40 @@ def test_llamafactory_export_lists_every_sample_with_media_on_disk(result, tmp_p
         assert all(Path(p).is_file() for p in entry["images"])
 
 
+def _qwen_vl_finetune_processor(block: dict):
+    """The Qwen2-VL processor as qwen-vl-finetune's data_processor.py configures it from its
+    arguments (update_processor_pixels), here trainer_args.json's block as written."""
+    processor = offline_processor("qwen2-vl")
+    image, video = processor.image_processor, processor.video_processor
+    image.min_pixels, image.max_pixels = block["min_pixels"], block["max_pixels"]
+    image.size = {"shortest_edge": block["min_pixels"], "longest_edge": block["max_pixels"]}
+    video.min_frames, video.max_frames = block["video_min_frames"], block["video_max_frames"]
+    video.fps = block["video_fps"]
+    video.size = {"shortest_edge": block["video_min_pixels"], "longest_edge": block["video_max_pixels"]}
+    return processor
+
+
+def _qwen_vl_finetune_input_ids(processor, entry: dict) -> list[int]:
+    """An exported entry as qwen-vl-finetune builds it: its media in place of the placeholders,
+    the mp4 read whole (decoded with PyAV here; it decodes with torchcodec)."""
+    media = {"<image>": [{"type": "image"}] if entry.get("image") else [], "<video>": [{"type": "video"}]}
+    messages = []
+    for turn in entry["conversations"]:
+        parts = [p.strip() for p in re.split(r"(<image>|<video>)", turn["value"]) if p.strip()]
+        content = [media[p].pop(0) if p in media else {"type": "text", "text": p} for p in parts]
+        messages.append({"role": "user" if turn["from"] == "human" else "assistant", "content": content})
+    with av.open(entry["video"]) as clip:
+        frames = [frame.to_ndarray(format="rgb24") for frame in clip.decode(video=0)]
+    images = [Image.open(entry["image"])] if entry.get("image") else None
+    text = processor.apply_chat_template(messages, tokenize=False)
+    return list(processor(text=[text], images=images, videos=[frames])["input_ids"][0])
+
+
 def test_an_export_for_another_trainer_is_refused_until_its_counts_are_made(result, tmp_path, capsys):
     """Counts are exact per trainer: qwen-vl-finetune needs its own profile. Rerunning with
     that consumer replaces the dataset only when asked to, redoes pass 3 only, and then the
-    export carries its num_tokens."""
+    export carries its num_tokens, and the trainer's processor, configured from
+    trainer_args.json as qwen-vl-finetune configures it, builds the stored pads."""
     out, _, _, _ = result
     assert export_main(["--root", str(out), "--format", "qwen-vl-finetune", "--out", str(tmp_path / "q")]) == 2
     assert "--set tokens.consumer=qwen-vl-finetune --replace" in capsys.readouterr().err
@@ -338,11 +370,19 @@ def test_an_export_for_another_trainer_is_refused_until_its_counts_are_made(resu
     entries = json.loads((tmp_path / "q" / "vidcurate_qwen_vl_finetune.json").read_text())
     samples = {r["id"]: r for r in pq.read_table(copy / "dataset").to_pylist()}
     assert len(entries) == len(samples) == rerun["samples"]
+    block = json.loads((copy / "trainer_args.json").read_text())["qwen_vl_finetune"]
+    assert block["model_max_length"] == max(s["total_tokens"] for s in samples.values())
+    processor = _qwen_vl_finetune_processor(block)
+    pad = processor.tokenizer.convert_tokens_to_ids
     for entry in entries:
-        assert entry["num_tokens"] == samples[entry["id"]]["total_tokens"]
-        assert samples[entry["id"]]["token_profile"].startswith("qwen-vl-finetune:")
+        sample = samples[entry["id"]]
+        assert entry["num_tokens"] == sample["total_tokens"]
+        assert sample["token_profile"].startswith("qwen-vl-finetune:")
         assert [t["from"] for t in entry["conversations"]] == ["human", "gpt"]
         assert Path(entry["video"]).is_file() and entry["conversations"][0]["value"].count("<video>") == 1
+        ids = _qwen_vl_finetune_input_ids(processor, entry)
+        assert ids.count(pad("<|video_pad|>")) == sample["video_pad_tokens"], entry["id"]
+        assert ids.count(pad("<|image_pad|>")) == sample["image_pad_tokens"], entry["id"]
     # the first profile's media went with its samples: media/ holds exactly what samples use
     used = {
         Path(p)
