@@ -24,11 +24,11 @@ def fit_video(
 ) -> tuple[VideoPlan, TokenProfile, str | None]:
     """Return the plan, the profile it was made with, and a note of what was lowered. The
     budget covers the video's pads, vision markers and timestamps, plus `other_tokens`."""
-    clock = profile.resolved().get("fps")  # the trainer's fps, whatever fitting lowers per sample
+    base = profile.resolved()
+    clock = base.get("fps")  # the trainer's fps, whatever fitting lowers per sample
     plan = plan_video(total_frames, video_fps, height, width, profile, first_frame, clock)
     if budget is None or plan.tokens + other_tokens <= budget:
         return plan, profile, None
-    base = profile.resolved()
     for pixel_step in STEPS:  # fps is lowered first, then resolution
         for fps_step in STEPS:
             changes = _changes(profile, base, fps_step, pixel_step)

@@ -79,7 +79,7 @@ class TokenProfile(BaseModel):
             )
         if self.timestamp_origin is not None and not self.timestamps:
             raise ValueError("token profile: timestamp_origin applies to family 'qwen3-vl' only")
-        if self.timestamps and self.consumer in CLIP_TIMED and self.timestamp_origin != "clip":
+        if self.clip_timed and self.timestamp_origin != "clip":
             raise ValueError(
                 f"token profile {self.consumer} with {self.family} cannot write source-video timestamps "
                 f"({CLIP_TIMED[self.consumer]}); set tokens.timestamp_origin: clip to count the clip-relative "
@@ -119,6 +119,11 @@ class TokenProfile(BaseModel):
     def timestamps(self) -> bool:
         """Whether the processor writes a timestamp before every temporal step."""
         return self.family == "qwen3-vl"
+
+    @property
+    def clip_timed(self) -> bool:
+        """Whether the consumer times Qwen3-VL frames by their position in what it reads."""
+        return self.timestamps and self.consumer in CLIP_TIMED
 
     @property
     def outer_vision_pair(self) -> bool:

@@ -19,7 +19,7 @@ from cluster.tokens.geometry import (
     smart_resize_clip,
     video_count,
 )
-from cluster.tokens.profiles import CLIP_TIMED, TokenProfile
+from cluster.tokens.profiles import TokenProfile
 from cluster.tokens.timestamps import step_timestamps, timestamp_tokens
 
 
@@ -79,7 +79,7 @@ def plan_video(
     stored, resized = _frame_size(height, width, len(indices), profile, p)
     count = video_count(len(indices), resized[0], resized[1], profile.family, profile.outer_vision_pair)
     sampled_fps = len(indices) / total_frames * video_fps
-    if profile.timestamps and profile.consumer in CLIP_TIMED:
+    if profile.clip_timed:
         timed, fps = tuple(range(len(indices))), clock_fps or p["fps"]
         media_fps = fps
     else:
