@@ -23,12 +23,14 @@ from cluster.accounting import Accounting, summarize
 from cluster.caption.backends import check_captioner
 from cluster.caption.placement import Placement, place_captioner
 from cluster.models.clip import ClipSpec
-from cluster.pipeline.segment_pass import actor_cpu_share
+from cluster.pipeline.segment_pass import actor_cpu_share, largest_node_cpus
 from cluster.progress import BugBudget, ChunkCollector, ChunkLedger, committed_files, record_pass, step_files
 from cluster.stages.caption_score_stage import ScoreCaptions
 from cluster.stages.caption_stage import CaptionSegments
+from cluster.stages.chained import Chained, Stage
 from cluster.stages.chunk_rows import ChunkRows, in_chunk
 from cluster.stages.compose_stage import ComposeSamples, ComposeSettings
+from cluster.stages.idle_cores_stage import BorrowIdleCores
 from cluster.stages.inputs import input_access
 from cluster.stages.materialize_stage import MaterializeSegment, SampleSettings
 from cluster.store import Store
@@ -248,11 +250,12 @@ def _complete(rows: list[dict]) -> bool:
 def _samples(
     cfg, profile: TokenProfile, kept: ray.data.Dataset, store: Store, captioning: CaptionPlan | None
 ) -> ray.data.Dataset:
-    """materialize (CPU tasks) → caption (actor pool) → caption CLIP score → compose."""
+    """materialize (CPU tasks) → one captioner actor: caption, caption CLIP score, compose
+    (compose tasks when nothing is captioned)."""
     # small blocks, so a chunk's segments are materialized by many tasks at once
     ds = kept.repartition(target_num_rows_per_block=ROWS_PER_BLOCK)
     # The memory reservation (one segment's decoded frames) also keeps Ray Data from fusing
-    # these decode tasks into the captioner actors, which must only caption.
+    # these decode tasks into the captioner's actor, whose process must not decode.
     ds = ds.map_batches(
         MaterializeSegment(
             _settings(cfg, profile, store, carry_media=captioning is not None), cfg.errors.max_fraction > 0
@@ -262,29 +265,28 @@ def _samples(
         num_cpus=MATERIALIZE_CPUS,
         memory=MATERIALIZE_MEMORY,
     )
-    if captioning:
-        c, placement = cfg.caption, captioning.placement
-        ds = ds.map_batches(
-            CaptionSegments,
-            fn_constructor_args=(c, placement.device),
-            batch_size=c.batch_size,
-            batch_format="pyarrow",
-            compute=ActorPoolStrategy(min_size=1, max_size=c.replicas),
-            num_cpus=actor_cpu_share(placement.num_cpus, ray.cluster_resources().get("CPU", 0)),
-            num_gpus=placement.num_gpus,
-        )
-        # CLIP's text tower on a caption batch takes milliseconds: it reserves no CPU, so it
-        # never starves the materialize tasks of a small cluster
-        ds = ds.map_batches(
-            ScoreCaptions,
-            fn_constructor_args=(captioning.clip, cfg.sample.answer),
-            batch_size=c.batch_size,
-            batch_format="pyarrow",
-            compute=ActorPoolStrategy(size=1),
-            num_cpus=0,
-        )
-    compose = ComposeSamples(_compose_settings(cfg, profile))
-    return ds.map_batches(compose, batch_size=ROWS_PER_BLOCK, batch_format="pyarrow", num_cpus=0.25)
+    compose = _compose_settings(cfg, profile)
+    if not captioning:
+        return ds.map_batches(ComposeSamples(compose), batch_size=ROWS_PER_BLOCK, batch_format="pyarrow", num_cpus=0.25)
+    c, placement = cfg.caption, captioning.placement
+    # One process for the three stages: a second actor for CLIP's text tower would import
+    # torch again and hold a core's worth of work apart from the captioner it waits on.
+    stages: list[Stage] = [
+        (CaptionSegments, (c, placement.device)),
+        (ScoreCaptions, (captioning.clip, cfg.sample.answer)),
+        (ComposeSamples, (compose,)),
+    ]
+    if placement.device == "cpu":
+        stages.insert(0, (BorrowIdleCores, (max(1, int(largest_node_cpus() // c.replicas)),)))
+    return ds.map_batches(
+        Chained,
+        fn_constructor_args=tuple(stages),
+        batch_size=c.batch_size,
+        batch_format="pyarrow",
+        compute=ActorPoolStrategy(min_size=1, max_size=c.replicas),
+        num_cpus=actor_cpu_share(placement.num_cpus, ray.cluster_resources().get("CPU", 0)),
+        num_gpus=placement.num_gpus,
+    )
 
 
 def _settings(cfg, profile: TokenProfile, store: Store, carry_media: bool) -> SampleSettings:

@@ -17,7 +17,7 @@ from schemas.tables import PASS3_WORK, table_from_rows
 
 
 class ScoreCaptions:
-    """Actor class for `map_batches(..., batch_format="pyarrow", compute=ActorPoolStrategy)`."""
+    """Stage of the captioner's actor (`Chained` in pass 3): a pyarrow batch in, the same rows out."""
 
     def __init__(self, spec: clip.ClipSpec, answer: str):
         self.device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -33,7 +33,7 @@ class CaptionFailed(RuntimeError):
 
 
 class CaptionSegments:
-    """Actor class for `map_batches(..., batch_format="pyarrow", compute=ActorPoolStrategy)`."""
+    """Stage of the captioner's actor (`Chained` in pass 3): a pyarrow batch in, the same rows out."""
 
     def __init__(self, cfg: CaptionConfig, device: str):
         self.cfg = cfg
