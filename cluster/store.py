@@ -15,15 +15,17 @@ On the driver it also carries the run's fence (cluster/lease.py): every commit c
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import posixpath
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from functools import cached_property
+from functools import cache, cached_property
 from typing import IO, Any
 
 import fsspec
@@ -93,7 +95,10 @@ class Store:
     @cached_property
     def arrow(self) -> pafs.FileSystem:
         """The same filesystem for pyarrow and Ray Data readers and writers."""
-        return pafs.LocalFileSystem() if not self.remote else pafs.PyFileSystem(pafs.FSSpecHandler(self.fs))
+        if not self.remote:
+            return pafs.LocalFileSystem()
+        _wait_for_arrow_at_exit()
+        return pafs.PyFileSystem(pafs.FSSpecHandler(self.fs))
 
     def path(self, rel: str = "") -> str:
         """`rel` as a path of `fs` and `arrow`."""
@@ -290,3 +295,17 @@ def _open_fence() -> None:
 
 def _has_size(path: str, size: int) -> bool:
     return os.path.isfile(path) and os.path.getsize(path) == size
+
+
+# Arrow's pool threads drop their last reference to a file read through PyFileSystem (a
+# Python fsspec file) a moment after the read has returned. One that does so once the
+# interpreter has begun to finalize is ended inside the C++ destructor, which aborts the
+# process ("terminate called without an active exception": `export` from an s3:// root died
+# so about once in ten runs after writing all its output). Waiting a little at exit, before
+# finalization, lets those threads take the GIL and finish while they still can.
+ARROW_RELEASE_S = 0.2
+
+
+@cache
+def _wait_for_arrow_at_exit() -> None:
+    atexit.register(time.sleep, ARROW_RELEASE_S)
