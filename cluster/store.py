@@ -301,7 +301,7 @@ def _has_size(path: str, size: int) -> bool:
 # Python fsspec file) a moment after the read has returned. One that does so once the
 # interpreter has begun to finalize is ended inside the C++ destructor, which aborts the
 # process ("terminate called without an active exception": `export` from an s3:// root died
-# so about once in ten runs after writing all its output). Waiting a little at exit, before
+# 7 times in 160 runs after writing all its output). Waiting a little at exit, before
 # finalization, lets those threads take the GIL and finish while they still can.
 ARROW_RELEASE_S = 0.2
 

@@ -23,7 +23,7 @@ from cluster.accounting import Accounting, summarize
 from cluster.caption.backends import check_captioner
 from cluster.caption.placement import Placement, place_captioner
 from cluster.models.clip import ClipSpec
-from cluster.pipeline.segment_pass import actor_cpu_share, largest_node_cpus
+from cluster.pipeline.segment_pass import actor_cpu_share, threads_per_actor
 from cluster.progress import BugBudget, ChunkCollector, ChunkLedger, committed_files, record_pass, step_files
 from cluster.stages.caption_score_stage import ScoreCaptions
 from cluster.stages.caption_stage import CaptionSegments
@@ -277,7 +277,7 @@ def _samples(
         (ComposeSamples, (compose,)),
     ]
     if placement.device == "cpu":
-        stages.insert(0, (BorrowIdleCores, (max(1, int(largest_node_cpus() // c.replicas)),)))
+        stages.insert(0, (BorrowIdleCores, (threads_per_actor(c.replicas),)))
     return ds.map_batches(
         Chained,
         fn_constructor_args=tuple(stages),

@@ -103,7 +103,7 @@ def _scored(
     # which feed it: a whole GPU per actor would let neither run
     gpus = 1 - split_gpus if ray.cluster_resources().get("GPU", 0) >= 1 else 0
     actor_cpus = actor_cpu_share(cfg.scoring.cpus_per_actor, ray.cluster_resources().get("CPU", 0))
-    threads = max(1, int(largest_node_cpus() // cfg.scoring.actors))
+    threads = threads_per_actor(cfg.scoring.actors)
     log.info(
         "scoring actors: %s, %s CPU each (%d torch threads on CPU)",
         "1 GPU each" if gpus else "CPU only (the cluster has no GPU)",
@@ -184,6 +184,11 @@ def refusal(entry: dict, admission: Admission) -> dict | None:
 
 def largest_node_cpus() -> float:
     return max((n["Resources"].get("CPU", 0) for n in ray.nodes() if n["Alive"]), default=1)
+
+
+def threads_per_actor(actors: int) -> int:
+    """Torch threads of a CPU actor: its share of the largest node's cores."""
+    return max(1, int(largest_node_cpus() // actors))
 
 
 def actor_cpu_share(wanted: float, total: float) -> float:
