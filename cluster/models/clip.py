@@ -71,11 +71,26 @@ def validate(spec: ClipSpec) -> None:
 
 def load(spec: ClipSpec, device: str) -> tuple[ClipModel, Preprocess, Tokenizer]:
     """(model in eval mode on `device`, its image preprocess, its tokenizer)."""
+    model, preprocess = _build(spec, device)
+    return model.eval(), preprocess, open_clip.get_tokenizer(spec.model)
+
+
+def load_text(spec: ClipSpec, device: str) -> tuple[ClipModel, Tokenizer]:
+    """(the model without its vision tower, in eval mode on `device`; its tokenizer). The
+    text weights are those `load` gives; the vision tower (most of a ViT-L-14's memory) is
+    dropped on the CPU before the model moves, so a text scorer beside a captioner on a GPU
+    holds only what it uses."""
+    model, _ = _build(spec, "cpu")
+    model.visual = None
+    return model.to(device).eval(), open_clip.get_tokenizer(spec.model)
+
+
+def _build(spec: ClipSpec, device: str) -> tuple[Any, Preprocess]:
     weights = None if spec.random_init else spec.checkpoint or spec.pretrained
     if spec.random_init:
         torch.manual_seed(0)  # every actor (and a test) builds the same random weights
     model, _, preprocess = open_clip.create_model_and_transforms(spec.model, pretrained=weights, device=device)
-    return model.eval(), preprocess, open_clip.get_tokenizer(spec.model)
+    return model, preprocess
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ class ScoreCaptions:
 
     def __init__(self, spec: clip.ClipSpec, answer: str):
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.model, _, self.tokenizer = clip.load(spec, self.device)
+        self.model, self.tokenizer = clip.load_text(spec, self.device)
         self.answer = answer  # which caption answers the instruction: detailed | short
 
     def __call__(self, batch: pa.Table) -> pa.Table:

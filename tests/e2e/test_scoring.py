@@ -110,6 +110,19 @@ def test_stage_embeddings_equal_a_direct_open_clip_forward(scored):
     np.testing.assert_allclose(row["embedding"], pooled, atol=1e-5)
 
 
+def test_the_caption_scorers_text_only_clip_embeds_text_as_the_whole_model_does():
+    """Pass 3 scores captions with CLIP's text tower alone, beside the captioner: the same
+    text embeddings as the model pass 1 scored with, without the vision weights."""
+    spec = clip.ClipSpec("ViT-B-32", None, random_init=True)
+    whole, _, tokenizer = clip.load(spec, "cpu")
+    text_only, _ = clip.load_text(spec, "cpu")
+    tokens = tokenizer(["a red car turns left", "two people talk in a kitchen"])
+    with torch.no_grad():
+        assert torch.equal(text_only.encode_text(tokens), whole.encode_text(tokens))
+    vision = sum(p.numel() for p in whole.visual.parameters())
+    assert sum(p.numel() for p in text_only.parameters()) == sum(p.numel() for p in whole.parameters()) - vision
+
+
 def test_undecodable_keyframes_become_an_error_row(scored, tmp_path):
     out, _, _ = scored
     row = next(r for r in pq.read_table(out / "run" / "candidates").to_pylist() if r["status"] == "ok")
