@@ -12,6 +12,8 @@ OFFLINE = {
     "filters": {"min_aesthetic": None, "min_clip_similarity": None},
     "dedup": {"eps": 0.001},
 }
+# the same with the static-segment filter off too, for tests that count every segment
+OFFLINE_ALL_SEGMENTS = {**OFFLINE, "filters": {**OFFLINE["filters"], "max_redundancy": None}}
 
 
 def run_offline(videos: Sequence[Path], out: Path, output: dict | None = None, **sections: dict) -> dict:

@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 from chat_server import ChatServer, Reply, first_image_key, prompt_of
+from offline_runs import OFFLINE
 from PIL import Image
 
 from cluster.caption.openai_backend import OpenAICaptioner
@@ -26,11 +27,6 @@ from schemas.tables import DATASET
 
 FRAMES = [np.full((56, 84, 3), v, np.uint8) for v in (10, 80, 160, 240)]
 NO_GATES = {"min_chars": None, "reject_truncated": False, "max_repetition": None, "min_clip_similarity": None}
-OFFLINE_SCORING = {
-    "scoring": {"preset": "random", "keyframes": 2},
-    "filters": {"min_aesthetic": None, "min_clip_similarity": None},
-    "dedup": {"eps": 0.001},
-}
 
 
 def _openai(server: ChatServer, **openai) -> OpenAICaptioner:
@@ -51,7 +47,7 @@ def test_a_gpu_backend_on_a_cpu_cluster_stops_the_job_before_any_work(ray_head, 
             "input": {"manifest": str(caption_inputs)},
             "output": {"root": str(tmp_path / "out")},
             "caption": {"backend": "transformers", "model": str(tiny_model_dir()), "device": "cuda"},
-            **OFFLINE_SCORING,
+            **OFFLINE,
         }
     )
     with pytest.raises(CaptionUnavailable, match=r"caption.device=cuda but the cluster has 0 GPU"):
@@ -171,7 +167,7 @@ def _pipeline_config(manifest, out, caption: dict, tokenizer: str | None = None,
             "tokens": {"consumer": "llamafactory", "family": "qwen2.5-vl", "tokenizer": tokenizer},
             "sample": sample,
             "caption": caption,
-            **OFFLINE_SCORING,
+            **OFFLINE,
         }
     )
 

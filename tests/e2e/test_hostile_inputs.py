@@ -24,6 +24,7 @@ import ray
 from http_servers import folder_server, silent_server, trickle_server
 from local_inputs import access
 from media_files import write_with_pts
+from offline_runs import OFFLINE_ALL_SEGMENTS as OFFLINE
 
 from cluster.admission import ForbiddenInput, InputPolicy
 from cluster.sources import Source, identify, read
@@ -34,11 +35,6 @@ from cluster.video.synth import scene_frames, write_scene_video
 from jobs.config import parse_config
 from jobs.curate import run
 
-OFFLINE = {
-    "scoring": {"preset": "random", "keyframes": 2},
-    "filters": {"min_aesthetic": None, "min_clip_similarity": None, "max_redundancy": None},
-    "dedup": {"eps": 0.001},
-}
 TITLE_CAP = 1000
 
 

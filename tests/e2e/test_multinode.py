@@ -19,6 +19,7 @@ import pytest
 import yaml
 from http_servers import folder_server
 from local_ray import RAY, free_port
+from offline_runs import OFFLINE_ALL_SEGMENTS
 
 from cluster.progress import committed_files
 from cluster.store import Store
@@ -26,9 +27,7 @@ from schemas.tables import DATASET
 
 VIDEOS = ("chaplin.mp4", "testvideo.mp4")
 OFFLINE = {
-    "scoring": {"preset": "random", "keyframes": 2},
-    "filters": {"min_aesthetic": None, "min_clip_similarity": None, "max_redundancy": None},
-    "dedup": {"eps": 0.001},
+    **OFFLINE_ALL_SEGMENTS,
     # a tiny random captioner writes noise: its quality gates stay off
     "caption": {
         "backend": "tiny-random",

@@ -12,13 +12,9 @@ from pathlib import Path
 
 import yaml
 from browser import image_states, rendered_dom
+from offline_runs import OFFLINE
 
 REPO = Path(__file__).resolve().parents[2]
-OFFLINE = {
-    "scoring": {"preset": "random", "keyframes": 2},
-    "filters": {"min_aesthetic": None, "min_clip_similarity": None},
-    "dedup": {"eps": 0.001},
-}
 SAMPLE = re.compile(r"^(?:ray_)?(vidcurate_\w+?)(?:_total|_count|_sum|_bucket)?\{(.*)\}\s+([0-9.eE+-]+)$")
 
 

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 from browser import image_states, rendered_dom
+from offline_runs import OFFLINE
 from PIL import Image
 
 from cluster.caption.tiny_model import offline_processor
@@ -28,13 +29,6 @@ from jobs.curate import run
 from jobs.export import main as export_main
 from schemas.tables import DATASET, ERRORS
 
-# Random-weight CLIP (no network in tests): its scores mean nothing, so no thresholds on
-# them, and dedup only of near-identical segments.
-OFFLINE_SCORING = {
-    "scoring": {"preset": "random", "keyframes": 2},
-    "filters": {"min_aesthetic": None, "min_clip_similarity": None},
-    "dedup": {"eps": 0.001},
-}
 TEXT = {"chaplin.mp4": "A silent film scene.", "testvideo.mp4": "A test video with several shots."}
 
 
@@ -81,7 +75,7 @@ def _config(manifest, out, consumer="llamafactory", **output):
             "split": {"min_seconds": 2.0, "max_seconds": 8.0},
             "tokens": {"consumer": consumer, "family": "qwen2-vl"},
             "sample": {"include_image": True},
-            **OFFLINE_SCORING,
+            **OFFLINE,
         }
     )
 
@@ -193,7 +187,7 @@ def test_max_total_tokens_lowers_fps_then_resolution(ray_head, shared_videos, tm
             "output": {"root": str(tmp_path / "out")},
             "split": {"mode": "fixed", "max_seconds": 20.0},
             "tokens": {"consumer": "qwen-vl-utils", "max_total_tokens": 3000},
-            **OFFLINE_SCORING,
+            **OFFLINE,
         }
     )
     summary = run(cfg)
@@ -214,7 +208,7 @@ def test_each_pass_runs_as_its_own_ray_job_submit(ray_head, shared_videos, tmp_p
                 "input": {"manifest": f"{shared_videos}/c*.mp4"},
                 "output": {"root": str(tmp_path / "out")},
                 "split": {"max_seconds": 10},
-                **OFFLINE_SCORING,
+                **OFFLINE,
             }
         )
     )

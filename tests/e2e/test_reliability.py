@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 from local_inputs import access
 from media_files import remux_elementary, write_with_pts
+from offline_runs import OFFLINE_ALL_SEGMENTS as OFFLINE
 from PIL import Image
 
 from cluster.progress import committed_files
@@ -35,12 +36,6 @@ from cluster.video.synth import scene_frames, write_scene_video, write_video
 from jobs.config import parse_config
 from jobs.curate import run
 from schemas.tables import CANDIDATES, DATASET
-
-OFFLINE = {
-    "scoring": {"preset": "random", "keyframes": 2},
-    "filters": {"min_aesthetic": None, "min_clip_similarity": None, "max_redundancy": None},
-    "dedup": {"eps": 0.001},
-}
 
 # --- decoder isolation ----------------------------------------------------------------------
 

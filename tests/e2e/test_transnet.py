@@ -15,7 +15,7 @@ import pytest
 import torch
 from local_inputs import access
 from media_files import clip, dissolve
-from test_pipeline import OFFLINE_SCORING
+from offline_runs import OFFLINE
 
 from cluster.models import transnet
 from cluster.stages.segment_stage import SegmentVideo
@@ -113,7 +113,7 @@ def test_the_segment_job_splits_with_transnet_on_ray(ray_head, edited, tmp_path)
             "input": {"manifest": str(edited.parent)},
             "output": {"root": str(tmp_path / "out")},
             "split": {"detector": "transnetv2", "min_seconds": 1.0},
-            **OFFLINE_SCORING,
+            **OFFLINE,
         }
     )
     run_segment(cfg)
