@@ -24,7 +24,10 @@ FAMILY_ALIASES = {"qwen3.5": "qwen3-vl", "qwen3.5-moe": "qwen3-vl", "qwen3-vl-mo
 # Combinations whose rules are not reproduced exactly here; refusing them is better than
 # storing counts the trainer will not reproduce.
 UNSUPPORTED = {
-    ("qwen-vl-finetune", "qwen3-vl"): "qwen-vl-finetune's data pipeline is written for Qwen2/2.5-VL only",
+    ("qwen-vl-finetune", "qwen3-vl"): (
+        "qwen-vl-finetune hands Qwen3-VL's processor the mp4, which samples it again at video_fps and "
+        "times the frames from the clip's start; that path is not reproduced here"
+    ),
 }
 NEAREST = "hf-processor"  # the consumer every refused family is exact under
 # Consumers that time the frames they are handed from the clip's own start, whatever

@@ -258,8 +258,8 @@ def main() -> None:
     confine(None if args.all_cores else args.cpus)
     run = whole_run(out, args.cpus)
     work = bare(out, args.cpus)
-    name = f"results_{args.cpus}cpu{'_all_cores' if args.all_cores else ''}.json"
-    (out / name).write_text(json.dumps({"run": run, "bare": work}, indent=1))
+    results = f"results_{args.cpus}cpu{'_all_cores' if args.all_cores else ''}.json"
+    (out / results).write_text(json.dumps({"run": run, "bare": work}, indent=1))
     print(json.dumps({"run": run, "bare": work}))
     rows = [
         ("pass 1 (segment)", run["segment_s"], work["pass1_s"]),
