@@ -1,5 +1,6 @@
-"""A whole job on local videos, offline, as the token tests run it: random-weight CLIP (no
-network), no thresholds on its meaningless scores, dedup of near-identical segments only."""
+"""The offline settings every end-to-end test runs with (random-weight CLIP: no network, no
+thresholds on its meaningless scores, dedup of near-identical segments only), and a whole
+job on local videos under them, as the token tests run it."""
 
 from __future__ import annotations
 

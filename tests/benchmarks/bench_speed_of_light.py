@@ -21,7 +21,8 @@ Pass 3 also runs CLIP's text tower over every detailed caption (the caption gate
 similarity), which the issue's bare pass 3 leaves out: it is timed on its own
 (caption_clip_s) and printed beside the ratios, not added to them.
 
-    .venv/bin/python tests/benchmarks/bench_speed_of_light.py [--cpus 2] [--out bench_output/sol]
+    .venv/bin/python tests/benchmarks/bench_speed_of_light.py [--cpus 2] [--minutes 1] [--all-cores]
+        [--out bench_output/sol]
 """
 
 from __future__ import annotations
