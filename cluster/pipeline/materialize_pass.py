@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from functools import partial
 from typing import cast
 
 import pyarrow as pa
@@ -28,7 +29,7 @@ from cluster.progress import BugBudget, ChunkCollector, ChunkLedger, committed_f
 from cluster.stages.caption_score_stage import ScoreCaptions
 from cluster.stages.caption_stage import CaptionSegments
 from cluster.stages.chained import Chained, Stage
-from cluster.stages.chunk_rows import ChunkRows, in_chunk
+from cluster.stages.chunk_rows import chunk_rows, in_chunk
 from cluster.stages.compose_stage import ComposeSamples, ComposeSettings
 from cluster.stages.idle_cores_stage import BorrowIdleCores
 from cluster.stages.inputs import input_access
@@ -120,13 +121,7 @@ def run_materialize_pass(cfg, manifest: list[dict], store: Store, captioning: Ca
         {"chunk": c, "segments": json.dumps({sid: clustering[sid] for sid in ids})} for c, ids in todo.items() if ids
     ]
     if work:
-        rows = ray.data.from_items(work).flat_map(
-            ChunkRows,
-            fn_constructor_args=(store, candidate_files, size),
-            compute=ActorPoolStrategy(size=1),
-            num_cpus=0.1,
-        )
-        built = _samples(cfg, profile, rows, store, captioning)
+        built = samples_dataset(cfg, profile, work, store, candidate_files, captioning)
         for batch in built.iter_batches(batch_format="pyarrow", batch_size=None):
             assembler.add(cast(pa.Table, batch).to_pylist())
     assembler.finish()
@@ -247,13 +242,21 @@ def _complete(rows: list[dict]) -> bool:
     return bool(rows) and len(rows) == rows[0]["segment_rows"]
 
 
-def _samples(
-    cfg, profile: TokenProfile, kept: ray.data.Dataset, store: Store, captioning: CaptionPlan | None
+def samples_dataset(
+    cfg,
+    profile: TokenProfile,
+    work: list[dict],
+    store: Store,
+    candidate_files: list[str],
+    captioning: CaptionPlan | None,
 ) -> ray.data.Dataset:
-    """materialize (CPU tasks) → one captioner actor: caption, caption CLIP score, compose
-    (compose tasks when nothing is captioned)."""
-    # small blocks, so a chunk's segments are materialized by many tasks at once
-    ds = kept.repartition(target_num_rows_per_block=ROWS_PER_BLOCK)
+    """Pass 3's pipeline over `work` (one item per chunk: its kept segments' cluster fields):
+    the chunk's rows (a task, fused with the split into small blocks, so a chunk's segments
+    are materialized by many tasks at once) → materialize (CPU tasks) → one captioner actor:
+    caption, caption CLIP score, compose (compose tasks when nothing is captioned)."""
+    rows = partial(chunk_rows, store=store, candidate_files=candidate_files, chunk_size=cfg.input.chunk_size)
+    ds = ray.data.from_items(work).map_batches(rows, batch_size=1, batch_format="pyarrow")
+    ds = ds.repartition(target_num_rows_per_block=ROWS_PER_BLOCK)
     # The memory reservation (one segment's decoded frames) also keeps Ray Data from fusing
     # these decode tasks into the captioner's actor, whose process must not decode.
     ds = ds.map_batches(

@@ -18,8 +18,11 @@ from cluster.caption.openai_backend import OpenAICaptioner
 from cluster.caption.requests import CaptionRequest, CaptionUnavailable
 from cluster.caption.settings import CaptionConfig, GateSettings
 from cluster.caption.tiny_model import offline_processor, tiny_model_dir
+from cluster.models.presets import resolve
+from cluster.pipeline.materialize_pass import prepare_captioning, samples_dataset
 from cluster.stages.caption_stage import generate_splitting
 from cluster.stages.compose_stage import ComposeSamples, ComposeSettings
+from cluster.store import output_store
 from cluster.tokens.text import template_messages
 from jobs.config import parse_config
 from jobs.curate import run
@@ -192,6 +195,28 @@ def tiny_run(ray_head, caption_inputs, tmp_path_factory):
     tokenizer = str(tiny_model_dir())  # the trainer's tokenizer: text tokens are counted with it
     summary = run(_pipeline_config(caption_inputs, out, caption, tokenizer, include_image=True, image_samples=True))
     return out, summary
+
+
+def test_pass_3_starts_media_tasks_without_waiting_for_a_row_actor_and_captions_in_one_actor(
+    ray_head, caption_inputs, tmp_path, capsys
+):
+    """The plan Ray Data runs: a chunk's rows are read by a task fused with the split into
+    small blocks (an actor there, or a separate split task holding a CPU, kept the first media
+    tasks waiting for seconds), the media tasks stay out of the captioner's process, and
+    captioning, caption scoring and composing share one actor."""
+    cfg = _pipeline_config(caption_inputs, tmp_path, {"backend": "tiny-random"})
+    profile, _ = cfg.tokens.effective()
+    captioning = prepare_captioning(cfg, resolve(cfg.scoring)[0])
+    work = [{"chunk": 0, "segments": "{}"}]
+    samples_dataset(cfg, profile, work, output_store(cfg.output), [], captioning).explain()
+    optimized = capsys.readouterr().out.split("Physical Plan (Optimized)")[1]
+    operators = [line.strip("+- ") for line in optimized.splitlines() if "[" in line]
+    assert operators == [
+        "ActorPoolMapOperator[MapBatches(Chained)]",
+        "TaskPoolMapOperator[MapBatches(MaterializeSegment)]",
+        "TaskPoolMapOperator[MapBatches(chunk_rows)->StreamingRepartition[num_rows_per_block=4,strict=False]]",
+        "InputDataBuffer[Input]",
+    ]
 
 
 def test_tiny_random_captions_every_kept_segment_and_says_they_are_meaningless(tiny_run):
