@@ -255,6 +255,7 @@ def samples_dataset(
     are materialized by many tasks at once) → materialize (CPU tasks) → one captioner actor:
     caption, caption CLIP score, compose (compose tasks when nothing is captioned)."""
     rows = partial(chunk_rows, store=store, candidate_files=candidate_files, chunk_size=cfg.input.chunk_size)
+    # no resources of its own: a request unlike the repartition's would keep the two apart
     ds = ray.data.from_items(work).map_batches(rows, batch_size=1, batch_format="pyarrow")
     ds = ds.repartition(target_num_rows_per_block=ROWS_PER_BLOCK)
     # The memory reservation (one segment's decoded frames) also keeps Ray Data from fusing
